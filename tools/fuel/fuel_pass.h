@@ -1,0 +1,48 @@
+/*
+ * tools/fuel: the fuel-metering pass, run on a guest .wasm before wasm2c.
+ *
+ * Owns: decoding a WebAssembly binary (MVP + sign-ext + mutable-globals),
+ * rewriting its code section to charge fuel, and re-encoding the module.
+ *
+ * What the pass does to a module:
+ *  - Appends one mutable i64 global, initialised to 0, and exports it under
+ *    VIV_FUEL_EXPORT_NAME. The host writes the budget there before running
+ *    and reads what is left afterwards; consumed = budget - remaining.
+ *  - Splits every function body into straight-line segments and, at the start
+ *    of each segment, subtracts the segment's cost from that global. Cost is
+ *    1 per instruction, 0 for nop, drop, block, loop, end and else.
+ *  - At function entry and at every loop header (after the charge) it checks
+ *    the global: if it is negative, the guest executes `unreachable`. The host
+ *    tells that apart from a genuine `unreachable` by reading the global (< 0).
+ *    The host also makes a running guest stop (deadline) by forcing the
+ *    global negative, so deadlines cost nothing beyond fuel.
+ *  - Changes nothing else: same functions, indices, imports, exports (plus
+ *    one), tables, data and custom sections are dropped or kept verbatim.
+ */
+#ifndef VIV_FUEL_PASS_H
+#define VIV_FUEL_PASS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VIV_FUEL_EXPORT_NAME "vivarium_fuel"
+/* Bump when the metering semantics change; artifacts record it. */
+#define VIV_FUEL_PASS_VERSION 1
+
+typedef struct viv_fuel_stats {
+    uint32_t functions;      /* function bodies instrumented */
+    uint64_t charge_sites;   /* segments that got a charge */
+    uint64_t check_sites;    /* function entries + loop headers checked */
+} viv_fuel_stats;
+
+/*
+ * Instrument `in` (a complete .wasm binary). On success returns 0 and sets
+ * *out / *out_len to a malloc'd buffer the caller frees. On failure returns
+ * -1 and writes a message (with the byte offset where decoding failed) into
+ * err[0..errlen). Never reads outside `in`, whatever its contents.
+ * `stats` may be NULL.
+ */
+int viv_fuel_instrument(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
+                        viv_fuel_stats *stats, char *err, size_t errlen);
+
+#endif /* VIV_FUEL_PASS_H */
