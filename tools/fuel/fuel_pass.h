@@ -17,7 +17,13 @@
  *    The host also makes a running guest stop (deadline) by forcing the
  *    global negative, so deadlines cost nothing beyond fuel.
  *  - Changes nothing else: same functions, indices, imports, exports (plus
- *    one), tables, data and custom sections are dropped or kept verbatim.
+ *    one), tables and data; custom sections are kept verbatim and in place.
+ *
+ * Input accepted: MVP plus sign-extension, non-trapping float-to-int (0xFC
+ * 0..7), bulk memory and table ops (0xFC 8..17), multi-value block types and
+ * the reference-type instructions (select t, ref.*, table.get/set). SIMD,
+ * threads, exceptions, tail calls, GC, memory64 and multi-memory are rejected
+ * with an error naming the opcode or feature and its byte offset.
  */
 #ifndef VIV_FUEL_PASS_H
 #define VIV_FUEL_PASS_H
@@ -44,5 +50,13 @@ typedef struct viv_fuel_stats {
  */
 int viv_fuel_instrument(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
                         viv_fuel_stats *stats, char *err, size_t errlen);
+
+/*
+ * As viv_fuel_instrument, but the fuel global starts at `initial` instead of
+ * 0. For running instrumented modules in hosts that cannot write the global
+ * before the first call (wasm-interp in the tests, `viv-fuel --initial`).
+ */
+int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initial, uint8_t **out,
+                                size_t *out_len, viv_fuel_stats *stats, char *err, size_t errlen);
 
 #endif /* VIV_FUEL_PASS_H */
