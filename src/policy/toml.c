@@ -29,9 +29,12 @@
  * can make the Nth allocation fail; production builds use libc directly. */
 #ifdef VIV_TOML_TEST_ALLOC
 void *viv_toml_test_realloc(void *ptr, size_t size);
+void viv_toml_test_free(void *ptr);
 #define toml_realloc viv_toml_test_realloc
+#define toml_free viv_toml_test_free
 #else
 #define toml_realloc realloc
+#define toml_free free
 #endif
 
 /* How a table or array came to exist decides what may still be done to it;
@@ -157,6 +160,16 @@ static const char *describe(const parser *p, size_t pos, char buf[24])
         snprintf(buf, 24, "space");
     else
         snprintf(buf, 24, "byte 0x%02X", c);
+    if (c >= 0xC0) {
+        /* Input has passed UTF-8 validation, so name the character. */
+        size_t n = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+        if (p->len - pos > n) {
+            uint32_t cp = c & (0x3Fu >> n);
+            for (size_t k = 1; k <= n; k++)
+                cp = (cp << 6) | (p->s[pos + k] & 0x3Fu);
+            snprintf(buf, 24, "U+%04X", (unsigned)cp);
+        }
+    }
     return buf;
 }
 
@@ -171,28 +184,28 @@ static void free_value(viv_toml_value *v)
     switch (v->type) {
     case VIV_TOML_TABLE:
         for (size_t i = 0; i < v->u.t.n; i++) {
-            free(v->u.t.e[i].key);
+            toml_free(v->u.t.e[i].key);
             free_value(v->u.t.e[i].val);
         }
-        free(v->u.t.e);
-        free(v->u.t.idx);
+        toml_free(v->u.t.e);
+        toml_free(v->u.t.idx);
         break;
     case VIV_TOML_ARRAY:
         for (size_t i = 0; i < v->u.a.n; i++)
             free_value(v->u.a.v[i]);
-        free(v->u.a.v);
+        toml_free(v->u.a.v);
         break;
     case VIV_TOML_STRING:
     case VIV_TOML_DATETIME:
     case VIV_TOML_DATETIME_LOCAL:
     case VIV_TOML_DATE_LOCAL:
     case VIV_TOML_TIME_LOCAL:
-        free(v->u.s.s);
+        toml_free(v->u.s.s);
         break;
     default:
         break;
     }
-    free(v);
+    toml_free(v);
 }
 
 static viv_toml_value *new_value(parser *p, viv_toml_type type)
@@ -291,7 +304,7 @@ static int table_insert(parser *p, viv_toml_value *t, char *key, size_t len,
             memset(idx, 0, cap * sizeof *idx);
             for (size_t i = 0; i < t->u.t.n; i++)
                 index_put(idx, cap, &t->u.t.e[i], (uint32_t)(i + 1));
-            free(t->u.t.idx);
+            toml_free(t->u.t.idx);
             t->u.t.idx = idx;
             t->u.t.idx_cap = cap;
         }
@@ -655,7 +668,7 @@ static int parse_line_string(parser *p, char **out, size_t *len)
         goto fail;
     return 0;
 fail:
-    free(b.b);
+    toml_free(b.b);
     return -1;
 }
 
@@ -735,7 +748,7 @@ static int parse_ml_string(parser *p, char **out, size_t *len)
         goto fail;
     return 0;
 fail:
-    free(b.b);
+    toml_free(b.b);
     return -1;
 }
 
@@ -849,7 +862,7 @@ static int to_double(parser *p, size_t at, const unsigned char *t, size_t n,
         p->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
         if (!p->c_locale) {
             if (buf != small)
-                free(buf);
+                toml_free(buf);
             return oom(p);
         }
     }
@@ -859,7 +872,7 @@ static int to_double(parser *p, size_t at, const unsigned char *t, size_t n,
     bool whole = *end == '\0';
     bool range = errno == ERANGE && isinf(d);
     if (buf != small)
-        free(buf);
+        toml_free(buf);
     if (!whole)
         return fail_at(p, at, "invalid float");
     if (range)
@@ -1099,7 +1112,7 @@ static int parse_datetime(parser *p, viv_toml_value **out)
      * so it has the same length. */
     char *text = toml_realloc(NULL, i + 1);
     if (!text) {
-        free(v);
+        toml_free(v);
         return oom(p);
     }
     for (size_t k = 0; k < i; k++) {
@@ -1214,7 +1227,7 @@ static int parse_string_value(parser *p, viv_toml_value **out)
         return -1;
     viv_toml_value *v = new_value(p, VIV_TOML_STRING);
     if (!v) {
-        free(s);
+        toml_free(s);
         return -1;
     }
     v->u.s.s = s;
@@ -1294,17 +1307,17 @@ static int parse_keyval(parser *p, viv_toml_value *tbl)
         if (!child) {
             child = new_container(p, VIV_TOML_TABLE, tbl->depth + 1, kpos);
             if (!child) {
-                free(k);
+                toml_free(k);
                 return -1;
             }
             child->flags = F_DOTTED;
             if (table_insert(p, tbl, k, kl, child)) {
-                free(k);
+                toml_free(k);
                 free_value(child);
                 return -1;
             }
         } else {
-            free(k);
+            toml_free(k);
             if (child->type != VIV_TOML_TABLE)
                 return fail_at(p, kpos, "cannot use a dotted key here: the "
                                         "key is already %s", type_name(child));
@@ -1322,23 +1335,23 @@ static int parse_keyval(parser *p, viv_toml_value *tbl)
     }
     if (peek(p) != '=') {
         char d[24];
-        free(k);
+        toml_free(k);
         return fail_at(p, p->pos, "expected '=' after key, found %s",
                        describe(p, p->pos, d));
     }
     p->pos++;
     skip_ws(p);
     if (table_find(tbl, k, kl)) {
-        free(k);
+        toml_free(k);
         return fail_at(p, kpos, "duplicate key");
     }
     viv_toml_value *v;
     if (parse_value(p, tbl->depth + 1, &v)) {
-        free(k);
+        toml_free(k);
         return -1;
     }
     if (table_insert(p, tbl, k, kl, v)) {
-        free(k);
+        toml_free(k);
         free_value(v);
         return -1;
     }
@@ -1368,17 +1381,17 @@ static int parse_header(parser *p)
                 child = new_container(p, VIV_TOML_TABLE, tbl->depth + 1,
                                       kpos);
                 if (!child) {
-                    free(k);
+                    toml_free(k);
                     return -1;
                 }
                 child->flags = F_IMPLICIT;
                 if (table_insert(p, tbl, k, kl, child)) {
-                    free(k);
+                    toml_free(k);
                     free_value(child);
                     return -1;
                 }
             } else {
-                free(k);
+                toml_free(k);
                 if (child->type == VIV_TOML_ARRAY &&
                     (child->flags & F_AOT)) {
                     /* Sub-tables attach to the latest element. */
@@ -1396,7 +1409,7 @@ static int parse_header(parser *p)
 
         /* Last segment. */
         if (peek(p) != ']' || (aot && peek_at(p, 1) != ']')) {
-            free(k);
+            toml_free(k);
             char d[24];
             return fail_at(p, p->pos, "expected '%s' to close the table "
                                       "header, found %s", aot ? "]]" : "]",
@@ -1409,20 +1422,26 @@ static int parse_header(parser *p)
                 child = new_container(p, VIV_TOML_TABLE, tbl->depth + 1,
                                       kpos);
                 if (!child) {
-                    free(k);
+                    toml_free(k);
                     return -1;
                 }
                 if (table_insert(p, tbl, k, kl, child)) {
-                    free(k);
+                    toml_free(k);
                     free_value(child);
                     return -1;
                 }
             } else {
-                free(k);
+                toml_free(k);
                 if (child->type != VIV_TOML_TABLE)
                     return fail_at(p, start, "cannot define table: key is "
                                              "already %s", type_name(child));
-                if (child->flags & (F_DEFINED | F_DOTTED | F_INLINE))
+                if (child->flags & F_DOTTED)
+                    return fail_at(p, start, "table already defined with "
+                                             "dotted keys");
+                if (child->flags & F_INLINE)
+                    return fail_at(p, start, "table already defined as an "
+                                             "inline table");
+                if (child->flags & F_DEFINED)
                     return fail_at(p, start, "table defined more than once");
             }
             child->flags = F_DEFINED;
@@ -1433,17 +1452,17 @@ static int parse_header(parser *p)
         if (!child) {
             child = new_container(p, VIV_TOML_ARRAY, tbl->depth + 1, kpos);
             if (!child) {
-                free(k);
+                toml_free(k);
                 return -1;
             }
             child->flags = F_AOT;
             if (table_insert(p, tbl, k, kl, child)) {
-                free(k);
+                toml_free(k);
                 free_value(child);
                 return -1;
             }
         } else {
-            free(k);
+            toml_free(k);
             if (child->type != VIV_TOML_ARRAY || !(child->flags & F_AOT))
                 return fail_at(p, start, "cannot define array of tables: "
                                          "key is already %s",
