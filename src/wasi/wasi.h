@@ -47,6 +47,64 @@ enum {
     VIV_WASI_ESPIPE = 70,
     VIV_WASI_EXDEV = 75,
     VIV_WASI_ENOTCAPABLE = 76,
+
+    /* The rest of the spec's errno values, so the host-errno table can name
+     * every one of them. */
+    VIV_WASI_EADDRINUSE = 3,
+    VIV_WASI_EADDRNOTAVAIL = 4,
+    VIV_WASI_EAFNOSUPPORT = 5,
+    VIV_WASI_EAGAIN = 6,
+    VIV_WASI_EALREADY = 7,
+    VIV_WASI_EBADMSG = 9,
+    VIV_WASI_EBUSY = 10,
+    VIV_WASI_ECANCELED = 11,
+    VIV_WASI_ECHILD = 12,
+    VIV_WASI_ECONNABORTED = 13,
+    VIV_WASI_ECONNREFUSED = 14,
+    VIV_WASI_ECONNRESET = 15,
+    VIV_WASI_EDEADLK = 16,
+    VIV_WASI_EDESTADDRREQ = 17,
+    VIV_WASI_EDOM = 18,
+    VIV_WASI_EDQUOT = 19,
+    VIV_WASI_EFBIG = 22,
+    VIV_WASI_EHOSTUNREACH = 23,
+    VIV_WASI_EIDRM = 24,
+    VIV_WASI_EILSEQ = 25,
+    VIV_WASI_EINPROGRESS = 26,
+    VIV_WASI_EINTR = 27,
+    VIV_WASI_EISCONN = 30,
+    VIV_WASI_EMFILE = 33,
+    VIV_WASI_EMLINK = 34,
+    VIV_WASI_EMSGSIZE = 35,
+    VIV_WASI_EMULTIHOP = 36,
+    VIV_WASI_ENETDOWN = 38,
+    VIV_WASI_ENETRESET = 39,
+    VIV_WASI_ENETUNREACH = 40,
+    VIV_WASI_ENFILE = 41,
+    VIV_WASI_ENOBUFS = 42,
+    VIV_WASI_ENODEV = 43,
+    VIV_WASI_ENOEXEC = 45,
+    VIV_WASI_ENOLCK = 46,
+    VIV_WASI_ENOLINK = 47,
+    VIV_WASI_ENOMSG = 49,
+    VIV_WASI_ENOPROTOOPT = 50,
+    VIV_WASI_ENOSPC = 51,
+    VIV_WASI_ENOTCONN = 53,
+    VIV_WASI_ENOTRECOVERABLE = 56,
+    VIV_WASI_ENOTSOCK = 57,
+    VIV_WASI_ENOTTY = 59,
+    VIV_WASI_ENXIO = 60,
+    VIV_WASI_EOVERFLOW = 61,
+    VIV_WASI_EOWNERDEAD = 62,
+    VIV_WASI_EPIPE = 64,
+    VIV_WASI_EPROTO = 65,
+    VIV_WASI_EPROTONOSUPPORT = 66,
+    VIV_WASI_EPROTOTYPE = 67,
+    VIV_WASI_ERANGE = 68,
+    VIV_WASI_ESRCH = 71,
+    VIV_WASI_ESTALE = 72,
+    VIV_WASI_ETIMEDOUT = 73,
+    VIV_WASI_ETXTBSY = 74,
 };
 
 /* A view of the guest's linear memory. Both pointers are borrowed and must
@@ -129,6 +187,10 @@ void viv_wasi_destroy(viv_wasi *w);
 /* Attach the guest memory view; required before any call below. */
 void viv_wasi_set_memory(viv_wasi *w, viv_wasi_memory mem);
 void viv_wasi_get_output_stats(const viv_wasi *w, viv_wasi_output_stats *out);
+/* Number of guest fds currently open, stdio and preopens included (at most
+ * 1024: past that, opening returns VIV_WASI_EMFILE). For tests and
+ * diagnostics. */
+unsigned viv_wasi_open_fd_count(const viv_wasi *w);
 
 /* Write bytes to the captured stderr stream, within its cap (used by the
  * engine to append "Execution trapped: ..." lines). */
@@ -172,6 +234,9 @@ uint32_t viv_wasi_path_remove_directory(viv_wasi *w, uint32_t fd, uint32_t path,
 uint32_t viv_wasi_path_rename(viv_wasi *w, uint32_t fd, uint32_t old_path, uint32_t old_path_len, uint32_t new_fd, uint32_t new_path, uint32_t new_path_len);
 uint32_t viv_wasi_path_symlink(viv_wasi *w, uint32_t old_path, uint32_t old_path_len, uint32_t fd, uint32_t new_path, uint32_t new_path_len);
 uint32_t viv_wasi_path_unlink_file(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len);
+/* Sleeps (clock subscriptions) wake no later than cfg.deadline_ns and then
+ * call cfg.on_deadline. If on_deadline is NULL or returns, poll_oneoff
+ * returns VIV_WASI_EINTR with no events written. */
 uint32_t viv_wasi_poll_oneoff(viv_wasi *w, uint32_t in, uint32_t out, uint32_t nsubscriptions, uint32_t nevents_out);
 void viv_wasi_proc_exit(viv_wasi *w, uint32_t code);
 uint32_t viv_wasi_proc_raise(viv_wasi *w, uint32_t sig);
