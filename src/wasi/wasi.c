@@ -341,6 +341,8 @@ int viv_wasi_create(const viv_wasi_config *cfg, viv_wasi **out, char *err, size_
             return -ENOMEM;
         }
     }
+    /* Everything needed from the preopen array has been copied. */
+    w->cfg.preopens = NULL;
     *out = w;
     return 0;
 }
