@@ -84,7 +84,9 @@ const viv_toml_value *viv_toml_array_item(const viv_toml_value *array,
                                           size_t i);
 
 /* UTF-8 bytes of a STRING, NUL-terminated, but may also contain NUL: use
- * *len when it matters. */
+ * *len when it matters. Line breaks inside multi-line strings read as "\n"
+ * even when the file uses CRLF, so a policy means the same on any platform
+ * (the spec leaves this normalisation to the parser). */
 const char *viv_toml_string(const viv_toml_value *v, size_t *len);
 bool viv_toml_int(const viv_toml_value *v, int64_t *out);
 bool viv_toml_float(const viv_toml_value *v, double *out);
