@@ -442,9 +442,9 @@ uint32_t viv_wasi_environ_sizes_get(viv_wasi *w, uint32_t count_out, uint32_t bu
     return strings_sizes(w, w->cfg.env, w->cfg.envc, count_out, buf_size_out);
 }
 
-uint32_t viv_wasi_environ_get(viv_wasi *w, uint32_t environ, uint32_t environ_buf)
+uint32_t viv_wasi_environ_get(viv_wasi *w, uint32_t environ_ptrs, uint32_t environ_buf)
 {
-    return strings_get(w, w->cfg.env, w->cfg.envc, environ, environ_buf);
+    return strings_get(w, w->cfg.env, w->cfg.envc, environ_ptrs, environ_buf);
 }
 
 /* ---- clocks and randomness ---------------------------------------------- */
