@@ -438,8 +438,14 @@ uint32_t viv_wasi_path_open(viv_wasi *w, uint32_t dirfd, uint32_t dirflags, uint
     f->fdflags = (uint16_t)fdflags;
     f->rights_base = rights_base & viv_wasi_rights_for(kind, dir->readonly);
     f->rights_inheriting = rights_inheriting & VIV_WASI_RIGHTS_ALL;
-    viv_put_u32(viv_mem(w, fd_out, 4), (uint32_t)slot);
-    return VIV_WASI_ESUCCESS;
+    e = viv_store_u32(w, fd_out, (uint32_t)slot);
+    if (e != 0) { /* checked above; only if memory changed under us */
+        close(h);
+        memset(f, 0, sizeof *f);
+        f->kind = VIV_FD_FREE;
+        f->host = -1;
+    }
+    return e;
 }
 
 /* ---- operations on a final name ------------------------------------------ */

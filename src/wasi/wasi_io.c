@@ -545,7 +545,7 @@ uint32_t viv_wasi_poll_oneoff(viv_wasi *w, uint32_t in, uint32_t out, uint32_t n
                     w->cfg.on_deadline(w->cfg.user);
                 /* on_deadline should not return; if it did (or there is
                  * none), report an interrupted wait and no events. */
-                viv_put_u32(viv_mem(w, nevents_out, 4), 0);
+                (void)viv_store_u32(w, nevents_out, 0);
                 return VIV_WASI_EINTR;
             }
             uint64_t wake = (dl != 0 && dl < earliest) ? dl : earliest;
