@@ -1,0 +1,223 @@
+/*
+ * vivarium.h: run untrusted Python inside WebAssembly, with limits enforced
+ * while it runs.
+ *
+ * The whole public interface is this header. Objects are opaque handles
+ * with a constructor and a destructor in pairs:
+ *
+ *   viv_policy_new      / viv_policy_free      what a run may do
+ *   viv_sandbox_create  / viv_sandbox_destroy  a loaded guest + a policy
+ *   viv_sandbox_execute / viv_result_free      one run and what it did
+ *
+ * Every fallible call returns a viv_status and, when it is not VIV_OK, fills
+ * the caller's viv_error (if non-NULL) with a message and, where relevant,
+ * the policy field or the path at fault. There is no global state: separate
+ * sandboxes may be used from separate threads at the same time; one sandbox
+ * must not be used from two threads at once.
+ *
+ * Strings passed in are copied unless stated otherwise; strings returned are
+ * owned by the object they came from and live as long as it does.
+ */
+#ifndef VIVARIUM_H
+#define VIVARIUM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define VIV_API __attribute__((visibility("default")))
+#else
+#define VIV_API
+#endif
+
+#define VIV_VERSION "0.1.0"
+
+/* ---- status and errors ---------------------------------------------------- */
+
+typedef enum viv_status {
+    VIV_OK = 0,
+    VIV_EINVAL = -1,  /* a bad argument (NULL handle, bad code, bad option) */
+    VIV_ENOMEM = -2,  /* an allocation failed */
+    VIV_ENOENT = -3,  /* a file the call needs does not exist (error.path) */
+    VIV_EPOLICY = -4, /* the policy is invalid (error.field names the field) */
+    VIV_EHOST = -5,   /* the host could not do its part (fork, pipes, ...) */
+    VIV_ENOGUEST = -6 /* the guest module has no compiled artifact */
+} viv_status;
+
+typedef struct viv_error {
+    viv_status status;
+    char message[512];
+    char field[64];   /* policy field at fault, or "" */
+    char path[4096];  /* file at fault, or "" */
+} viv_error;
+
+/* "VIV_EPOLICY" etc. Never NULL. */
+VIV_API const char *viv_status_name(viv_status status);
+
+/* ---- policy ------------------------------------------------------------- */
+
+/* What a run may do. Defaults (see docs/policy.md):
+ *   fuel_budget 5,000,000,000   memory_bytes 128,000,000
+ *   stdout_max_bytes 2,000,000  stderr_max_bytes 1,000,000
+ *   timeout_seconds 30 (0: no deadline)
+ *   workspace: a fresh temporary directory, mounted read-write at /app
+ *   data dir: none (mounted read-only at /data when set)
+ *   argv: python -B -X utf8     env: PYTHONUTF8=1 LC_ALL=C.UTF-8
+ *                                    PYTHONIOENCODING=utf-8 PYTHONHASHSEED=0
+ */
+typedef struct viv_policy viv_policy;
+
+VIV_API viv_status viv_policy_new(viv_policy **out, viv_error *err);
+VIV_API viv_status viv_policy_copy(const viv_policy *p, viv_policy **out, viv_error *err);
+VIV_API void viv_policy_free(viv_policy *p);
+
+/* Setters store the value; they reject only what can never be valid.
+ * viv_policy_validate (also run by viv_sandbox_create and every execute)
+ * checks the whole policy and names the first bad field. */
+VIV_API viv_status viv_policy_set_fuel_budget(viv_policy *p, int64_t fuel, viv_error *err);
+VIV_API viv_status viv_policy_set_memory_bytes(viv_policy *p, int64_t bytes, viv_error *err);
+VIV_API viv_status viv_policy_set_stdout_max_bytes(viv_policy *p, int64_t bytes, viv_error *err);
+VIV_API viv_status viv_policy_set_stderr_max_bytes(viv_policy *p, int64_t bytes, viv_error *err);
+VIV_API viv_status viv_policy_set_timeout_seconds(viv_policy *p, double seconds, viv_error *err);
+/* Host directory mounted read-write at the guest mount path ("/app").
+ * NULL: a fresh temporary directory per execution, removed afterwards. */
+VIV_API viv_status viv_policy_set_workspace(viv_policy *p, const char *host_dir, viv_error *err);
+/* Host directory mounted read-only at /data. NULL: none. */
+VIV_API viv_status viv_policy_set_data_dir(viv_policy *p, const char *host_dir, viv_error *err);
+/* An extra read-only mount. */
+VIV_API viv_status viv_policy_add_mount(viv_policy *p, const char *host_dir,
+                                        const char *guest_path, viv_error *err);
+/* Set (or replace) one environment variable the guest sees. */
+VIV_API viv_status viv_policy_set_env(viv_policy *p, const char *key, const char *value,
+                                      viv_error *err);
+VIV_API void viv_policy_clear_env(viv_policy *p);
+/* The interpreter's argv before the program path; argc >= 1. */
+VIV_API viv_status viv_policy_set_argv(viv_policy *p, const char *const *argv, size_t argc,
+                                       viv_error *err);
+
+VIV_API int64_t viv_policy_fuel_budget(const viv_policy *p);
+VIV_API int64_t viv_policy_memory_bytes(const viv_policy *p);
+VIV_API int64_t viv_policy_stdout_max_bytes(const viv_policy *p);
+VIV_API int64_t viv_policy_stderr_max_bytes(const viv_policy *p);
+VIV_API double viv_policy_timeout_seconds(const viv_policy *p);
+
+VIV_API viv_status viv_policy_validate(const viv_policy *p, viv_error *err);
+
+/* ---- sandbox -------------------------------------------------------------- */
+
+typedef struct viv_sandbox viv_sandbox;
+
+/*
+ * Load a guest and bind a policy (copied). guest_wasm_path selects the
+ * module; NULL means the default guest installed with Vivarium. The module's
+ * compiled artifact is found next to it ("X.wasm" -> "X.so") or in the
+ * artifact cache. Errors: VIV_ENOENT (module missing; error.path),
+ * VIV_ENOGUEST (no artifact; the message says how to compile one),
+ * VIV_EPOLICY (error.field).
+ */
+VIV_API viv_status viv_sandbox_create(const viv_policy *policy, const char *guest_wasm_path,
+                                      viv_sandbox **out, viv_error *err);
+VIV_API void viv_sandbox_destroy(viv_sandbox *sb);
+
+/* Optional per-execution inputs. Zero-initialise, then set what you need. */
+typedef struct viv_exec_options {
+    const char *filename;  /* name the program is shown under; default "main.py" */
+    const char *const *args; /* extra sys.argv entries after the program */
+    size_t nargs;
+    const uint8_t *stdin_data; /* borrowed; NULL: empty stdin */
+    size_t stdin_len;
+    /* Called with guest output as it arrives (already within the caps).
+     * stream is 1 for stdout, 2 for stderr. May be NULL. */
+    void (*on_output)(void *user, int stream, const char *bytes, size_t len);
+    void *user;
+} viv_exec_options;
+
+typedef struct viv_result viv_result;
+
+/*
+ * Run `code` (Python source, len bytes) under the sandbox's policy. On
+ * VIV_OK, *out holds the result whatever the guest did (errors in the guest
+ * are results, not statuses). A non-OK status means nothing ran.
+ */
+VIV_API viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
+                                       const viv_exec_options *opts, viv_result **out,
+                                       viv_error *err);
+
+/* ---- guests ------------------------------------------------------------- */
+
+/* Progress of a long operation: step step_no of steps, elapsed seconds in
+ * this step; done is true once when the step ends. */
+typedef void (*viv_progress_fn)(void *user, const char *step, unsigned step_no, unsigned steps,
+                                double elapsed_s, bool done);
+
+typedef struct viv_compile_options {
+    const char *out_path;  /* also copy the artifact here; NULL: cache only */
+    const char *cache_dir; /* NULL: $VIVARIUM_CACHE_DIR, $XDG_CACHE_HOME/vivarium or
+                              ~/.cache/vivarium */
+    const char *cc;        /* C compiler; NULL: "cc" */
+    viv_progress_fn progress; /* may be NULL */
+    void *user;
+} viv_compile_options;
+
+/*
+ * Compile a guest module ahead of time into an artifact (metered for fuel,
+ * translated by wasm2c, compiled to a shared object) and cache it by the
+ * hash of its inputs. A cache hit returns at once. On success the cached
+ * artifact's path is written to artifact_path (if non-NULL) and *cache_hit
+ * (if non-NULL) says whether it was already built. Errors: VIV_ENOENT (the
+ * module), VIV_EINVAL (not a module we can meter), VIV_EHOST (a tool failed;
+ * the message names the log file).
+ */
+VIV_API viv_status viv_guest_compile(const char *wasm_path, const viv_compile_options *opts,
+                                     char *artifact_path, size_t artifact_path_len,
+                                     bool *cache_hit, viv_error *err);
+
+/* ---- result ------------------------------------------------------------- */
+
+typedef enum viv_trap_reason {
+    VIV_TRAP_NONE = 0,
+    VIV_TRAP_OUT_OF_FUEL,
+    VIV_TRAP_MEMORY_LIMIT,
+    VIV_TRAP_TIMEOUT,
+    VIV_TRAP_PROC_EXIT, /* a non-zero exit status through WASI proc_exit */
+    VIV_TRAP_TRAP,      /* any other wasm trap */
+    VIV_TRAP_HOST_ERROR
+} viv_trap_reason;
+
+/* "out_of_fuel", ... ; NULL for VIV_TRAP_NONE. */
+VIV_API const char *viv_trap_reason_name(viv_trap_reason reason);
+
+VIV_API void viv_result_free(viv_result *r);
+/* True only when nothing trapped and the exit status is 0. */
+VIV_API bool viv_result_success(const viv_result *r);
+VIV_API int viv_result_exit_code(const viv_result *r);
+/* True when a trap or a limit stopped the guest (not for a plain non-zero
+ * exit, whose reason is VIV_TRAP_PROC_EXIT). */
+VIV_API bool viv_result_trapped(const viv_result *r);
+VIV_API viv_trap_reason viv_result_trap_reason(const viv_result *r);
+VIV_API const char *viv_result_trap_message(const viv_result *r); /* "" if none */
+VIV_API const char *viv_result_stdout(const viv_result *r, size_t *len);
+VIV_API const char *viv_result_stderr(const viv_result *r, size_t *len);
+VIV_API bool viv_result_stdout_truncated(const viv_result *r);
+VIV_API bool viv_result_stderr_truncated(const viv_result *r);
+VIV_API int64_t viv_result_fuel_consumed(const viv_result *r);
+VIV_API int64_t viv_result_fuel_budget(const viv_result *r);
+VIV_API uint64_t viv_result_memory_used_bytes(const viv_result *r);
+VIV_API uint64_t viv_result_memory_limit_bytes(const viv_result *r);
+VIV_API uint32_t viv_result_memory_pages(const viv_result *r);
+VIV_API double viv_result_duration_ms(const viv_result *r);
+
+/* The whole result as one JSON object (documented in docs/result.md).
+ * *json is malloc'd; free it with free(). */
+VIV_API viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VIVARIUM_H */

@@ -1,0 +1,45 @@
+/*
+ * src/cli/main.c: `vivarium` entry point and subcommand dispatch.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char main_usage[] =
+    "Usage: vivarium COMMAND [OPTIONS]\n"
+    "\n"
+    "Run untrusted Python inside a WebAssembly sandbox with enforced limits.\n"
+    "\n"
+    "Commands:\n"
+    "  run       run Python code in the sandbox (vivarium run --help)\n"
+    "  compile   compile a guest .wasm ahead of time (vivarium compile --help)\n"
+    "  version   print version information\n"
+    "  help      show this help\n"
+    "\n"
+    "Documentation: docs/ in the source tree, and man vivarium.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(main_usage, stderr);
+        return VIV_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0) {
+        return viv_cli_run(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "compile") == 0) {
+        return viv_cli_compile(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("vivarium %s\n", VIV_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        fputs(main_usage, stdout);
+        return 0;
+    }
+    fprintf(stderr, "vivarium: unknown command '%s'\n\n%s", cmd, main_usage);
+    return VIV_EXIT_USAGE;
+}

@@ -1,0 +1,151 @@
+/*
+ * src/cli/util.c: small helpers shared by the subcommands.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+bool viv_cli_parse_int(const char *s, int64_t *out)
+{
+    if (s == NULL || *s == '\0') {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool viv_cli_parse_size(const char *s, int64_t *out)
+{
+    if (s == NULL || *s == '\0') {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s) {
+        return false;
+    }
+    int64_t mult = 1;
+    if (*end != '\0') {
+        switch (*end) {
+        case 'k': case 'K': mult = 1024; break;
+        case 'm': case 'M': mult = 1024 * 1024; break;
+        case 'g': case 'G': mult = 1024LL * 1024 * 1024; break;
+        default: return false;
+        }
+        end++;
+        if (*end == 'i' || *end == 'I') {
+            end++;
+        }
+        if (*end == 'b' || *end == 'B') {
+            end++;
+        }
+        if (*end != '\0') {
+            return false;
+        }
+    }
+    if (v > 0 && v > INT64_MAX / mult) {
+        return false;
+    }
+    *out = v * mult;
+    return true;
+}
+
+const char *viv_cli_default_guest(void)
+{
+    static char path[PATH_MAX + 32];
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) {
+        return NULL;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash == NULL) {
+        return NULL;
+    }
+    *slash = '\0';
+    /* A build tree keeps the guest in build/guest/; an install keeps it in
+     * PREFIX/lib/vivarium/, which the library knows by itself. */
+    snprintf(path, sizeof path, "%s/guest/python.wasm", exe);
+    return access(path, F_OK) == 0 ? path : NULL;
+}
+
+int viv_cli_fail(const char *cmd, viv_status st, const viv_error *err)
+{
+    fprintf(stderr, "vivarium %s: %s\n", cmd, err->message);
+    switch (st) {
+    case VIV_ENOENT:
+    case VIV_ENOGUEST:
+        return VIV_EXIT_NO_GUEST;
+    default:
+        return VIV_EXIT_USAGE;
+    }
+}
+
+int viv_cli_read_file(const char *path, char **data, size_t *len)
+{
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap);
+    if (buf == NULL) {
+        if (fd != STDIN_FILENO) {
+            close(fd);
+        }
+        errno = ENOMEM;
+        return -1;
+    }
+    for (;;) {
+        if (n == cap) {
+            char *grown = cap < ((size_t)64 << 20) ? realloc(buf, cap * 2) : NULL;
+            if (grown == NULL) {
+                free(buf);
+                if (fd != STDIN_FILENO) {
+                    close(fd);
+                }
+                errno = EFBIG;
+                return -1;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            if (fd != STDIN_FILENO) {
+                close(fd);
+            }
+            errno = e;
+            return -1;
+        }
+        if (r == 0) {
+            break;
+        }
+        n += (size_t)r;
+    }
+    if (fd != STDIN_FILENO) {
+        close(fd);
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}

@@ -1,0 +1,146 @@
+/*
+ * src/sandbox/result.c: SandboxResult accessors and its JSON form.
+ *
+ * The JSON form is stable and documented in docs/result.md: the CLI's
+ * --json and the MCP server both emit it.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox_internal.h"
+
+const char *viv_trap_reason_name(viv_trap_reason reason)
+{
+    switch (reason) {
+    case VIV_TRAP_NONE: return NULL;
+    case VIV_TRAP_OUT_OF_FUEL: return "out_of_fuel";
+    case VIV_TRAP_MEMORY_LIMIT: return "memory_limit";
+    case VIV_TRAP_TIMEOUT: return "timeout";
+    case VIV_TRAP_PROC_EXIT: return "proc_exit";
+    case VIV_TRAP_TRAP: return "trap";
+    case VIV_TRAP_HOST_ERROR: return "host_error";
+    }
+    return NULL;
+}
+
+void viv_result_free(viv_result *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free(r->out.data);
+    free(r->err.data);
+    free(r);
+}
+
+bool viv_result_success(const viv_result *r) { return r->success; }
+int viv_result_exit_code(const viv_result *r) { return r->exit_code; }
+bool viv_result_trapped(const viv_result *r) { return r->trapped; }
+viv_trap_reason viv_result_trap_reason(const viv_result *r) { return r->reason; }
+const char *viv_result_trap_message(const viv_result *r) { return r->trap_message; }
+bool viv_result_stdout_truncated(const viv_result *r) { return r->out.truncated; }
+bool viv_result_stderr_truncated(const viv_result *r) { return r->err.truncated; }
+int64_t viv_result_fuel_consumed(const viv_result *r) { return r->fuel_consumed; }
+int64_t viv_result_fuel_budget(const viv_result *r) { return r->fuel_budget; }
+uint64_t viv_result_memory_used_bytes(const viv_result *r) { return r->memory_used; }
+uint64_t viv_result_memory_limit_bytes(const viv_result *r) { return r->memory_limit; }
+uint32_t viv_result_memory_pages(const viv_result *r) { return r->memory_pages; }
+double viv_result_duration_ms(const viv_result *r) { return r->duration_ms; }
+
+const char *viv_result_stdout(const viv_result *r, size_t *len)
+{
+    if (len != NULL) {
+        *len = r->out.len;
+    }
+    return r->out.data ? r->out.data : "";
+}
+
+const char *viv_result_stderr(const viv_result *r, size_t *len)
+{
+    if (len != NULL) {
+        *len = r->err.len;
+    }
+    return r->err.data ? r->err.data : "";
+}
+
+/* Guest output is arbitrary bytes; JSON strings must be UTF-8. Invalid
+ * sequences become U+FFFD so the document always parses. */
+static json_t *bytes_to_json_string(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j != NULL) {
+        return j;
+    }
+    char *clean = malloc(n * 3 + 1);
+    if (clean == NULL) {
+        return NULL;
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+        for (size_t k = 1; ok && k < len; k++) {
+            ok = ((unsigned char)s[i + k] >> 6) == 2;
+        }
+        if (ok && c != 0) {
+            json_t *probe = json_stringn(s + i, len);
+            ok = probe != NULL;
+            json_decref(probe);
+        }
+        if (ok) {
+            memcpy(clean + w, s + i, len);
+            w += len;
+            i += len;
+        } else {
+            memcpy(clean + w, "\xEF\xBF\xBD", 3);
+            w += 3;
+            i += 1;
+        }
+    }
+    j = json_stringn(clean, w);
+    free(clean);
+    return j;
+}
+
+viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
+{
+    if (r == NULL || json == NULL) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL, "result and json must not be NULL");
+    }
+    *json = NULL;
+    const char *reason = viv_trap_reason_name(r->reason);
+    json_t *o = json_object();
+    if (o == NULL) {
+        return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+    }
+    int rc = 0;
+    rc |= json_object_set_new(o, "success", json_boolean(r->success));
+    rc |= json_object_set_new(o, "exit_code",
+                              r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
+    rc |= json_object_set_new(o, "stdout", bytes_to_json_string(viv_result_stdout(r, NULL),
+                                                                r->out.len));
+    rc |= json_object_set_new(o, "stderr", bytes_to_json_string(viv_result_stderr(r, NULL),
+                                                                r->err.len));
+    rc |= json_object_set_new(o, "stdout_truncated", json_boolean(r->out.truncated));
+    rc |= json_object_set_new(o, "stderr_truncated", json_boolean(r->err.truncated));
+    rc |= json_object_set_new(o, "trapped", json_boolean(r->trapped));
+    rc |= json_object_set_new(o, "trap_reason", reason ? json_string(reason) : json_null());
+    rc |= json_object_set_new(o, "trap_message",
+                              r->trap_message[0] ? json_string(r->trap_message) : json_null());
+    rc |= json_object_set_new(o, "fuel_consumed", json_integer(r->fuel_consumed));
+    rc |= json_object_set_new(o, "fuel_budget", json_integer(r->fuel_budget));
+    rc |= json_object_set_new(o, "memory_used_bytes", json_integer((json_int_t)r->memory_used));
+    rc |= json_object_set_new(o, "memory_limit_bytes",
+                              json_integer((json_int_t)r->memory_limit));
+    rc |= json_object_set_new(o, "memory_pages", json_integer(r->memory_pages));
+    rc |= json_object_set_new(o, "duration_ms", json_real(r->duration_ms));
+    char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(o);
+    if (text == NULL) {
+        return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "cannot encode the result as JSON");
+    }
+    *json = text;
+    return VIV_OK;
+}

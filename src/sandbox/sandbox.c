@@ -1,0 +1,243 @@
+/*
+ * src/sandbox/sandbox.c: sandboxes (a loaded guest bound to a policy) and the
+ * per-execution set-up around the child process: the private program
+ * directory and the temporary workspace.
+ */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "compile.h"
+#include "sandbox_internal.h"
+
+#ifndef VIV_DEFAULT_GUEST
+#define VIV_DEFAULT_GUEST "/usr/local/lib/vivarium/python.wasm"
+#endif
+
+/* Programs larger than this are refused before anything is written. */
+#define VIV_MAX_CODE_BYTES ((size_t)16 << 20)
+
+static viv_status find_artifact(const char *wasm, char *out, size_t len, viv_error *err)
+{
+    /* Beside the module: X.wasm -> X.so (how guests are installed). */
+    size_t n = strlen(wasm);
+    if (n > 5 && strcmp(wasm + n - 5, ".wasm") == 0 && n + 1 < len) {
+        snprintf(out, len, "%.*s.so", (int)(n - 5), wasm);
+        if (access(out, R_OK) == 0) {
+            return VIV_OK;
+        }
+    }
+    /* Otherwise the cache, by the module's content. */
+    char sha[65];
+    if (viv_sha256_file(wasm, sha) != 0) {
+        return viv_error_set(err, VIV_EHOST, NULL, wasm, "cannot read guest module %s: %s",
+                             wasm, strerror(errno));
+    }
+    if (viv_engine_cached_artifact(NULL, sha, out, len)) {
+        return VIV_OK;
+    }
+    return viv_error_set(err, VIV_ENOGUEST, NULL, wasm,
+                         "guest module %s has no compiled artifact; compile it first with "
+                         "`vivarium compile %s`",
+                         wasm, wasm);
+}
+
+viv_status viv_sandbox_create(const viv_policy *policy, const char *wasm_path, viv_sandbox **out,
+                              viv_error *err)
+{
+    if (policy == NULL || out == NULL) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL, "policy and out must not be NULL");
+    }
+    *out = NULL;
+    viv_status st = viv_policy_validate(policy, err);
+    if (st != VIV_OK) {
+        return st;
+    }
+    const char *wasm = wasm_path ? wasm_path : VIV_DEFAULT_GUEST;
+    struct stat sbuf;
+    if (stat(wasm, &sbuf) != 0) {
+        return viv_error_set(err, VIV_ENOENT, NULL, wasm, "guest module %s: %s", wasm,
+                             strerror(errno));
+    }
+    char art_path[4096];
+    if ((st = find_artifact(wasm, art_path, sizeof art_path, err)) != VIV_OK) {
+        return st;
+    }
+    viv_sandbox *sb = calloc(1, sizeof *sb);
+    if (sb == NULL) {
+        return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+    }
+    sb->wasm_path = strdup(wasm);
+    sb->artifact_path = strdup(art_path);
+    if (sb->wasm_path == NULL || sb->artifact_path == NULL) {
+        viv_sandbox_destroy(sb);
+        return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+    }
+    if ((st = viv_policy_copy(policy, &sb->policy, err)) != VIV_OK) {
+        viv_sandbox_destroy(sb);
+        return st;
+    }
+    char msg[600];
+    viv_engine_status es = viv_engine_artifact_open(art_path, NULL, &sb->artifact, msg, sizeof msg);
+    if (es != VIV_ENGINE_OK) {
+        viv_sandbox_destroy(sb);
+        return viv_error_set(err, es == VIV_ENGINE_ENOENT ? VIV_ENOENT : VIV_ENOGUEST, NULL,
+                             art_path, "%s", msg);
+    }
+    /* A cap below what the module needs to start can never run anything. */
+    uint64_t initial = (uint64_t)viv_engine_artifact_info(sb->artifact)->initial_pages *
+                       VIV_WASM_PAGE;
+    if ((uint64_t)policy->memory_bytes < initial) {
+        viv_sandbox_destroy(sb);
+        return viv_error_set(err, VIV_EPOLICY, "memory_bytes", NULL,
+                             "memory_bytes %lld is below the guest's initial memory of %llu "
+                             "bytes",
+                             (long long)policy->memory_bytes, (unsigned long long)initial);
+    }
+    *out = sb;
+    return VIV_OK;
+}
+
+void viv_sandbox_destroy(viv_sandbox *sb)
+{
+    if (sb == NULL) {
+        return;
+    }
+    viv_engine_artifact_close(sb->artifact);
+    viv_policy_free(sb->policy);
+    free(sb->wasm_path);
+    free(sb->artifact_path);
+    free(sb);
+}
+
+/* --- temporary directories -------------------------------------------------- */
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)ftw;
+    /* FTW_PHYS: symlinks are removed, never followed. */
+    if (flag == FTW_DP) {
+        return rmdir(path) == 0 || errno == ENOENT ? 0 : 0;
+    }
+    unlink(path);
+    return 0;
+}
+
+static void remove_tree(const char *dir)
+{
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static int make_temp_dir(char *buf, size_t len, const char *what)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] != '/') {
+        tmp = "/tmp";
+    }
+    snprintf(buf, len, "%s/vivarium-%s-XXXXXX", tmp, what);
+    return mkdtemp(buf) != NULL ? 0 : -1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0) {
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static bool valid_program_name(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 0 && n < 200 && strchr(name, '/') == NULL && strcmp(name, ".") != 0 &&
+           strcmp(name, "..") != 0;
+}
+
+viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
+                               const viv_exec_options *opts, viv_result **out, viv_error *err)
+{
+    if (sb == NULL || out == NULL || (code == NULL && len > 0)) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL, "sandbox, code and out are required");
+    }
+    *out = NULL;
+    if (len > VIV_MAX_CODE_BYTES) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL,
+                             "code is %zu bytes; the limit is %zu bytes", len,
+                             VIV_MAX_CODE_BYTES);
+    }
+    viv_exec_options none = {0};
+    if (opts == NULL) {
+        opts = &none;
+    }
+    const char *name = opts->filename ? opts->filename : "main.py";
+    if (!valid_program_name(name)) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL,
+                             "program name \"%s\" must be a plain file name", name);
+    }
+    /* The policy may name directories that vanished since creation. */
+    viv_status st = viv_policy_validate(sb->policy, err);
+    if (st != VIV_OK) {
+        return st;
+    }
+    /* Fail fast, and typed, if the guest disappeared since creation. */
+    if (access(sb->wasm_path, F_OK) != 0) {
+        return viv_error_set(err, VIV_ENOENT, NULL, sb->wasm_path, "guest module %s: %s",
+                             sb->wasm_path, strerror(errno));
+    }
+
+    viv_result *res = calloc(1, sizeof *res);
+    if (res == NULL) {
+        return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+    }
+    char program_dir[4096], workspace_tmp[4096];
+    workspace_tmp[0] = '\0';
+    if (make_temp_dir(program_dir, sizeof program_dir, "program") != 0) {
+        free(res);
+        return viv_error_set(err, VIV_EHOST, NULL, program_dir,
+                             "cannot create a temporary directory: %s", strerror(errno));
+    }
+    char program_path[4400];
+    snprintf(program_path, sizeof program_path, "%s/%s", program_dir, name);
+    int fd = open(program_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+    if (fd < 0 || write_all(fd, code, len) != 0 || close(fd) != 0) {
+        st = viv_error_set(err, VIV_EHOST, NULL, program_path, "cannot write the program: %s",
+                           strerror(errno));
+        goto done;
+    }
+    const char *workspace = sb->policy->workspace;
+    if (workspace == NULL) {
+        if (make_temp_dir(workspace_tmp, sizeof workspace_tmp, "workspace") != 0) {
+            st = viv_error_set(err, VIV_EHOST, NULL, NULL,
+                               "cannot create a temporary workspace: %s", strerror(errno));
+            goto done;
+        }
+        workspace = workspace_tmp;
+    }
+    st = viv_sandbox_run_child(sb, program_dir, name, workspace, opts, res, err);
+
+done:
+    remove_tree(program_dir);
+    if (workspace_tmp[0] != '\0') {
+        remove_tree(workspace_tmp);
+    }
+    if (st != VIV_OK) {
+        viv_result_free(res);
+        return st;
+    }
+    *out = res;
+    return VIV_OK;
+}

@@ -1,0 +1,57 @@
+/*
+ * src/sandbox/sandbox_internal.h (private to src/sandbox).
+ *
+ * Owns: the definitions of viv_sandbox and viv_result, shared by the files
+ * that create sandboxes, run executions and report results.
+ */
+#ifndef VIV_SANDBOX_INTERNAL_H
+#define VIV_SANDBOX_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "policy.h"
+#include "vivarium.h"
+#include "wasi.h"
+
+/* Where the program file is shown to the guest (a private read-only mount
+ * outside the workspace, so the user's code never lands in /app). */
+#define VIV_PROGRAM_GUEST_DIR "/.vivarium"
+
+struct viv_sandbox {
+    viv_policy *policy;
+    viv_engine_artifact *artifact;
+    char *wasm_path;
+    char *artifact_path;
+};
+
+/* A growable byte buffer with a hard cap. */
+typedef struct viv_capture {
+    char *data;
+    size_t len, cap_bytes, alloc;
+    bool truncated;
+} viv_capture;
+
+struct viv_result {
+    bool success;
+    bool trapped;
+    int exit_code; /* -1 when the guest did not exit on its own */
+    viv_trap_reason reason;
+    char trap_message[256];
+    viv_capture out, err;
+    int64_t fuel_consumed, fuel_budget;
+    uint64_t memory_used, memory_limit;
+    uint32_t memory_pages;
+    double duration_ms;
+};
+
+/* The WASI import table bound to src/wasi (wasi_bind.c). */
+const viv_guest_wasi *viv_sandbox_wasi_imports(void);
+
+/* Run one execution in a child process (execute.c). */
+viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
+                                 const char *program_name, const char *workspace,
+                                 const viv_exec_options *opts, viv_result *res, viv_error *err);
+
+#endif /* VIV_SANDBOX_INTERNAL_H */
