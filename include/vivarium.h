@@ -67,7 +67,7 @@ VIV_API const char *viv_status_name(viv_status status);
  *   timeout_seconds 30 (0: no deadline)
  *   workspace: a fresh temporary directory, mounted read-write at /app
  *   data dir: none (mounted read-only at /data when set)
- *   argv: python -B -X utf8     env: PYTHONUTF8=1 LC_ALL=C.UTF-8
+ *   argv: python -B -u -X utf8  env: PYTHONUTF8=1 LC_ALL=C.UTF-8
  *                                    PYTHONIOENCODING=utf-8 PYTHONHASHSEED=0
  */
 typedef struct viv_policy viv_policy;

@@ -59,7 +59,7 @@ static bool dup_str(char **dst, const char *src)
     return true;
 }
 
-static const char *const default_argv[] = {"python", "-B", "-X", "utf8"};
+static const char *const default_argv[] = {"python", "-B", "-u", "-X", "utf8"};
 static const char *const default_env[][2] = {
     {"PYTHONUTF8", "1"},
     {"LC_ALL", "C.UTF-8"},
@@ -86,7 +86,7 @@ viv_status viv_policy_new(viv_policy **out, viv_error *err)
         viv_policy_free(p);
         return oom(err);
     }
-    viv_status st = viv_policy_set_argv(p, default_argv, 4, err);
+    viv_status st = viv_policy_set_argv(p, default_argv, sizeof default_argv / sizeof *default_argv, err);
     for (size_t i = 0; st == VIV_OK && i < sizeof default_env / sizeof *default_env; i++) {
         st = viv_policy_set_env(p, default_env[i][0], default_env[i][1], err);
     }

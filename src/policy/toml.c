@@ -958,7 +958,7 @@ static int parse_number(parser *p, viv_toml_value **out)
         return fail_at(p, at, "invalid number");
 
     if (is_float) {
-        double d;
+        double d = 0.0;
         if (to_double(p, at, t, n, &d))
             return -1;
         if (!(v = new_value(p, VIV_TOML_FLOAT)))

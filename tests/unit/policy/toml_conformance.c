@@ -344,7 +344,10 @@ static bool run_valid(const char *dir, const char *name, char *why,
 {
     char path[4096];
     size_t len;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        snprintf(why, whylen, "path too long");
+        return false;
+    }
     char *text = read_file(path, &len);
     if (!text) {
         snprintf(why, whylen, "cannot read %.512s", path);
@@ -393,7 +396,10 @@ static bool run_invalid(const char *dir, const char *name, char *why,
 {
     char path[4096];
     size_t len;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
+        snprintf(why, whylen, "path too long");
+        return false;
+    }
     char *text = read_file(path, &len);
     if (!text) {
         snprintf(why, whylen, "cannot read %.512s", path);
