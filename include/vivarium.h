@@ -108,6 +108,31 @@ VIV_API double viv_policy_timeout_seconds(const viv_policy *p);
 
 VIV_API viv_status viv_policy_validate(const viv_policy *p, viv_error *err);
 
+/*
+ * Merge a TOML policy file over p: top-level keys replace fields, and the
+ * [env] table merges key by key. Keys: fuel_budget, memory_bytes,
+ * stdout_max_bytes, stderr_max_bytes, timeout_seconds, mount_host_dir,
+ * guest_mount_path, mount_data_dir, guest_data_path,
+ * additional_readonly_mounts (array of "HOST:GUEST" strings or of tables
+ * {host, guest}), argv (array of strings), preserve_logs, [env]. Relative
+ * host paths are taken relative to the file's directory. An unknown key is
+ * VIV_EPOLICY naming it in error.field; malformed TOML is VIV_EPOLICY with
+ * "line L, column C" in the message; a missing file is VIV_ENOENT with
+ * error.path. The policy is validated after merging. On error p is left
+ * unchanged.
+ */
+VIV_API viv_status viv_policy_load_toml(viv_policy *p, const char *path, viv_error *err);
+/* The same from a string; relative host paths are taken relative to base_dir
+ * (NULL: the current directory). */
+VIV_API viv_status viv_policy_load_toml_string(viv_policy *p, const char *text, size_t len,
+                                               const char *base_dir, viv_error *err);
+VIV_API viv_status viv_policy_set_guest_mount_path(viv_policy *p, const char *guest_path,
+                                                   viv_error *err);
+VIV_API viv_status viv_policy_set_guest_data_path(viv_policy *p, const char *guest_path,
+                                                  viv_error *err);
+VIV_API viv_status viv_policy_set_preserve_logs(viv_policy *p, bool preserve, viv_error *err);
+
+
 /* ---- sandbox -------------------------------------------------------------- */
 
 typedef struct viv_sandbox viv_sandbox;

@@ -135,6 +135,7 @@ viv_status viv_policy_copy(const viv_policy *src, viv_policy **out, viv_error *e
     p->stdout_max_bytes = src->stdout_max_bytes;
     p->stderr_max_bytes = src->stderr_max_bytes;
     p->timeout_seconds = src->timeout_seconds;
+    p->preserve_logs = src->preserve_logs;
     viv_status st = VIV_OK;
     if (!dup_str(&p->workspace, src->workspace) ||
         !dup_str(&p->guest_mount_path, src->guest_mount_path) ||
@@ -222,6 +223,30 @@ viv_status viv_policy_set_workspace(viv_policy *p, const char *dir, viv_error *e
 {
     NEED_POLICY(p);
     return dup_str(&p->workspace, dir) ? VIV_OK : oom(err);
+}
+
+viv_status viv_policy_set_guest_mount_path(viv_policy *p, const char *path, viv_error *err)
+{
+    NEED_POLICY(p);
+    if (path == NULL) {
+        return viv_error_set(err, VIV_EPOLICY, "guest_mount_path", NULL,
+                             "guest_mount_path must not be NULL");
+    }
+    return dup_str(&p->guest_mount_path, path) ? VIV_OK : oom(err);
+}
+
+viv_status viv_policy_set_guest_data_path(viv_policy *p, const char *path, viv_error *err)
+{
+    NEED_POLICY(p);
+    /* NULL restores the default: a data dir is always visible somewhere. */
+    return dup_str(&p->guest_data_path, path ? path : "/data") ? VIV_OK : oom(err);
+}
+
+viv_status viv_policy_set_preserve_logs(viv_policy *p, bool preserve, viv_error *err)
+{
+    NEED_POLICY(p);
+    p->preserve_logs = preserve;
+    return VIV_OK;
 }
 
 viv_status viv_policy_set_data_dir(viv_policy *p, const char *dir, viv_error *err)

@@ -47,6 +47,8 @@ struct viv_policy {
     size_t nenv;
     char **argv;
     size_t argc;
+
+    bool preserve_logs;
 };
 
 /* Fill err (may be NULL) and return status; used by every layer above. */
