@@ -58,7 +58,8 @@ bool wio_bytes(wio_reader *r, size_t n, const uint8_t **p) {
     if (r->failed)
         return false;
     if (n > wio_left(r))
-        return wio_fail_at(r, r->pos, "%zu bytes needed but only %zu left", n, wio_left(r));
+        return wio_fail_at(r, r->pos, "unexpected end of %s: %zu bytes needed, %zu left",
+                           r->end < r->len ? "section or function body" : "file", n, wio_left(r));
     *p = r->buf + r->pos;
     r->pos += n;
     return true;
