@@ -173,6 +173,17 @@ VIV_API viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t
                                        const viv_exec_options *opts, viv_result **out,
                                        viv_error *err);
 
+/*
+ * Check that `code` compiles as Python, inside the sandbox and under its
+ * policy, without running it: Python's compile(code, "<sandbox>", "exec").
+ * On VIV_OK, *valid says whether it compiled; if not and message is
+ * non-NULL, *message (malloc'd, free() it) holds Python's error, naming
+ * "<sandbox>" and the line. A non-OK status means validation itself could
+ * not finish (for example it ran out of fuel on a huge input).
+ */
+VIV_API viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t len,
+                                             bool *valid, char **message, viv_error *err);
+
 /* ---- guests ------------------------------------------------------------- */
 
 /* Progress of a long operation: step step_no of steps, elapsed seconds in

@@ -22,7 +22,30 @@ enum {
 };
 
 int viv_cli_run(int argc, char **argv);
+int viv_cli_validate(int argc, char **argv);
 int viv_cli_compile(int argc, char **argv);
+
+/* What `run` and `validate` share (options.c). */
+typedef struct viv_cli_common {
+    viv_policy *policy;
+    const char *code; /* -c */
+    const char *wasm; /* --wasm */
+    bool json;
+    int first_arg;    /* argv index of the first non-option */
+    char *program;    /* the program's source, loaded */
+    size_t program_len;
+    const char *filename;
+    char namebuf[256];
+} viv_cli_common;
+
+extern const char viv_cli_policy_help[];
+/* Parse options into c. Returns -1 to go on, else an exit status (help
+ * printed, or a usage/policy error reported). */
+int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **argv,
+                         viv_cli_common *c);
+/* Load the program named by -c, FILE or -. Returns -1 or an exit status. */
+int viv_cli_load_program(const char *cmd, viv_cli_common *c, int argc, char **argv);
+void viv_cli_common_free(viv_cli_common *c);
 
 /* Shared helpers (util.c). */
 bool viv_cli_parse_size(const char *s, int64_t *out);

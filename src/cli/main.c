@@ -13,6 +13,7 @@ static const char main_usage[] =
     "\n"
     "Commands:\n"
     "  run       run Python code in the sandbox (vivarium run --help)\n"
+    "  validate  check that Python code compiles, without running it\n"
     "  compile   compile a guest .wasm ahead of time (vivarium compile --help)\n"
     "  version   print version information\n"
     "  help      show this help\n"
@@ -28,6 +29,9 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0) {
         return viv_cli_run(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "validate") == 0) {
+        return viv_cli_validate(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "compile") == 0) {
         return viv_cli_compile(argc - 1, argv + 1);

@@ -160,6 +160,25 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
+static viv_status write_program(const char *dir, const char *name, const char *code, size_t len,
+                                viv_error *err)
+{
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
+    if (fd < 0) {
+        return viv_error_set(err, VIV_EHOST, NULL, path, "cannot write the program: %s",
+                             strerror(errno));
+    }
+    int rc = write_all(fd, code, len);
+    int e = errno;
+    if (close(fd) != 0 || rc != 0) {
+        return viv_error_set(err, VIV_EHOST, NULL, path, "cannot write the program: %s",
+                             strerror(rc != 0 ? e : errno));
+    }
+    return VIV_OK;
+}
+
 static bool valid_program_name(const char *name)
 {
     size_t n = strlen(name);
@@ -167,27 +186,13 @@ static bool valid_program_name(const char *name)
            strcmp(name, "..") != 0;
 }
 
-viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
-                               const viv_exec_options *opts, viv_result **out, viv_error *err)
+/* One run of `main_code` saved as `main_name`, with an optional second file
+ * beside it (validation passes the user's code that way). */
+static viv_status execute_program(viv_sandbox *sb, const char *main_name, const char *main_code,
+                                  size_t main_len, const char *aux_name, const char *aux_code,
+                                  size_t aux_len, const viv_exec_options *opts, viv_result **out,
+                                  viv_error *err)
 {
-    if (sb == NULL || out == NULL || (code == NULL && len > 0)) {
-        return viv_error_set(err, VIV_EINVAL, NULL, NULL, "sandbox, code and out are required");
-    }
-    *out = NULL;
-    if (len > VIV_MAX_CODE_BYTES) {
-        return viv_error_set(err, VIV_EINVAL, NULL, NULL,
-                             "code is %zu bytes; the limit is %zu bytes", len,
-                             VIV_MAX_CODE_BYTES);
-    }
-    viv_exec_options none = {0};
-    if (opts == NULL) {
-        opts = &none;
-    }
-    const char *name = opts->filename ? opts->filename : "main.py";
-    if (!valid_program_name(name)) {
-        return viv_error_set(err, VIV_EINVAL, NULL, NULL,
-                             "program name \"%s\" must be a plain file name", name);
-    }
     /* The policy may name directories that vanished since creation. */
     viv_status st = viv_policy_validate(sb->policy, err);
     if (st != VIV_OK) {
@@ -198,7 +203,6 @@ viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
         return viv_error_set(err, VIV_ENOENT, NULL, sb->wasm_path, "guest module %s: %s",
                              sb->wasm_path, strerror(errno));
     }
-
     viv_result *res = calloc(1, sizeof *res);
     if (res == NULL) {
         return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
@@ -210,12 +214,9 @@ viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
         return viv_error_set(err, VIV_EHOST, NULL, program_dir,
                              "cannot create a temporary directory: %s", strerror(errno));
     }
-    char program_path[4400];
-    snprintf(program_path, sizeof program_path, "%s/%s", program_dir, name);
-    int fd = open(program_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
-    if (fd < 0 || write_all(fd, code, len) != 0 || close(fd) != 0) {
-        st = viv_error_set(err, VIV_EHOST, NULL, program_path, "cannot write the program: %s",
-                           strerror(errno));
+    if ((st = write_program(program_dir, main_name, main_code, main_len, err)) != VIV_OK ||
+        (aux_name != NULL &&
+         (st = write_program(program_dir, aux_name, aux_code, aux_len, err)) != VIV_OK)) {
         goto done;
     }
     const char *workspace = sb->policy->workspace;
@@ -227,7 +228,7 @@ viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
         }
         workspace = workspace_tmp;
     }
-    st = viv_sandbox_run_child(sb, program_dir, name, workspace, opts, res, err);
+    st = viv_sandbox_run_child(sb, program_dir, main_name, workspace, opts, res, err);
 
 done:
     remove_tree(program_dir);
@@ -239,5 +240,95 @@ done:
         return st;
     }
     *out = res;
+    return VIV_OK;
+}
+
+static viv_status check_code_args(viv_sandbox *sb, const char *code, size_t len, void *out,
+                                  viv_error *err)
+{
+    if (sb == NULL || out == NULL || (code == NULL && len > 0)) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL, "sandbox, code and out are required");
+    }
+    if (len > VIV_MAX_CODE_BYTES) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL,
+                             "code is %zu bytes; the limit is %zu bytes", len,
+                             VIV_MAX_CODE_BYTES);
+    }
+    return VIV_OK;
+}
+
+viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
+                               const viv_exec_options *opts, viv_result **out, viv_error *err)
+{
+    viv_status st = check_code_args(sb, code, len, out, err);
+    if (st != VIV_OK) {
+        return st;
+    }
+    *out = NULL;
+    viv_exec_options none = {0};
+    if (opts == NULL) {
+        opts = &none;
+    }
+    const char *name = opts->filename ? opts->filename : "main.py";
+    if (!valid_program_name(name)) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL,
+                             "program name \"%s\" must be a plain file name", name);
+    }
+    return execute_program(sb, name, code, len, NULL, NULL, 0, opts, out, err);
+}
+
+/* Compiles the user's code without running it. SyntaxError and ValueError
+ * (NUL bytes) mean invalid; the message is what Python says, under the
+ * filename "<sandbox>". */
+static const char validate_driver[] =
+    "import sys\n"
+    "with open('/.vivarium/code.py', 'rb') as f:\n"
+    "    src = f.read()\n"
+    "try:\n"
+    "    compile(src, '<sandbox>', 'exec', dont_inherit=True)\n"
+    "except (SyntaxError, ValueError) as e:\n"
+    "    import traceback\n"
+    "    sys.stdout.write(''.join(traceback.format_exception_only(type(e), e)))\n"
+    "    sys.exit(1)\n";
+
+viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t len, bool *valid,
+                                     char **message, viv_error *err)
+{
+    viv_status st = check_code_args(sb, code, len, valid, err);
+    if (st != VIV_OK) {
+        return st;
+    }
+    *valid = false;
+    if (message != NULL) {
+        *message = NULL;
+    }
+    viv_result *res = NULL;
+    viv_exec_options opts = {0};
+    st = execute_program(sb, "validate.py", validate_driver, sizeof validate_driver - 1,
+                         "code.py", code ? code : "", len, &opts, &res, err);
+    if (st != VIV_OK) {
+        return st;
+    }
+    if (res->trapped || (res->exit_code != 0 && res->exit_code != 1)) {
+        size_t elen;
+        const char *e = viv_result_stderr(res, &elen);
+        st = viv_error_set(err, VIV_EHOST, NULL, NULL, "validation did not complete (%s%s%s): %.300s",
+                           viv_trap_reason_name(res->reason) ? viv_trap_reason_name(res->reason)
+                                                             : "error",
+                           res->trap_message[0] ? ": " : "", res->trap_message, e);
+        viv_result_free(res);
+        return st;
+    }
+    *valid = res->exit_code == 0;
+    if (message != NULL && !*valid) {
+        size_t n;
+        const char *text = viv_result_stdout(res, &n);
+        *message = strndup(text, n);
+        if (*message == NULL) {
+            viv_result_free(res);
+            return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+        }
+    }
+    viv_result_free(res);
     return VIV_OK;
 }
