@@ -59,7 +59,8 @@ viv_engine_status viv_engine_artifact_open(const char *path, const char *expect_
                  path, a->info ? a->info->abi_version : 0, VIV_GUEST_ABI_VERSION);
         goto invalid;
     }
-    if (a->info->fuel_pass_version != VIV_FUEL_PASS_VERSION) {
+    /* 0 is an unmetered build, loadable but refused by viv_engine_run. */
+    if (a->info->fuel_pass_version != VIV_FUEL_PASS_VERSION && a->info->fuel_pass_version != 0) {
         snprintf(err, errlen,
                  "guest artifact %s was metered by fuel pass %u, this engine needs %u; recompile "
                  "it with `vivarium compile`",

@@ -448,13 +448,18 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
                           errlen) != 0) {
         goto out;
     }
-    viv_fuel_stats fstats;
+    viv_fuel_stats fstats = {0};
     char ferr[512];
-    if (viv_fuel_instrument(stripped, stripped_len, &metered, &metered_len, &fstats, ferr,
-                            sizeof ferr) != 0) {
+    if (opt->unmetered) {
+        metered = stripped;
+        metered_len = stripped_len;
+        stripped = NULL;
+    } else if (viv_fuel_instrument(stripped, stripped_len, &metered, &metered_len, &fstats,
+                                   ferr, sizeof ferr) != 0) {
         set_err(err, errlen, "fuel metering of %s failed: %s", opt->wasm_path, ferr);
         goto out;
     }
+    unsigned fuel_version = opt->unmetered ? 0u : VIV_FUEL_PASS_VERSION;
     if (opt->progress) {
         opt->progress(opt->user, st.label, st.step_no, STEPS, now_s() - t0, true);
     }
@@ -481,7 +486,7 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
     int klen = snprintf(keysrc, sizeof keysrc,
                         "abi=%u\nfuel=%u\nmodule=%s\nmetered=%s\nglue=%s\nabi_h=%s\nwasm2c=%s\n"
                         "cc=%s\ncc_version=%s\nopt=%s\n",
-                        VIV_GUEST_ABI_VERSION, VIV_FUEL_PASS_VERSION, res->module_sha256,
+                        VIV_GUEST_ABI_VERSION, fuel_version, res->module_sha256,
                         metered_sha, glue_sha, abi_sha, wasm2c_v, cc, cc_v, olevel);
     sha256_hex(keysrc, (size_t)klen, key);
 
@@ -522,7 +527,7 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
         }
         char d_sha[128], d_fuel[64], d_pages[64], d_info[600], inc_glue[4300], inc_work[4400];
         snprintf(d_sha, sizeof d_sha, "-DVIV_GUEST_SHA256=\"%s\"", res->module_sha256);
-        snprintf(d_fuel, sizeof d_fuel, "-DVIV_GUEST_FUEL_VERSION=%u", VIV_FUEL_PASS_VERSION);
+        snprintf(d_fuel, sizeof d_fuel, "-DVIV_GUEST_FUEL_VERSION=%u", fuel_version);
         snprintf(d_pages, sizeof d_pages, "-DVIV_GUEST_INITIAL_PAGES=%u", initial_pages);
         snprintf(d_info, sizeof d_info, "-DVIV_GUEST_BUILD_INFO=\"wasm2c %s; %s %s; key %.16s\"",
                  wasm2c_v, cc_v, olevel, key);
@@ -580,7 +585,7 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
                             "  \"charge_sites\": %llu,\n  \"wasm2c\": \"%s\",\n  \"cc\": \"%s\",\n"
                             "  \"opt\": \"%s\"\n}\n",
                             res->module_sha256, opt->wasm_path, VIV_GUEST_ABI_VERSION,
-                            VIV_FUEL_PASS_VERSION, initial_pages,
+                            fuel_version, initial_pages,
                             (unsigned long long)fstats.charge_sites, wasm2c_v, cc_v, olevel);
         char infop[4400];
         snprintf(infop, sizeof infop, "%s/info.json", work);
@@ -612,7 +617,7 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
         }
     }
 
-    if (mkdir_p(mod_dir) == 0) {
+    if (!opt->unmetered && mkdir_p(mod_dir) == 0) {
         char rel[4300], tmp_link[4400];
         snprintf(rel, sizeof rel, "../artifacts/%s/guest.so", key);
         snprintf(tmp_link, sizeof tmp_link, "%s.tmp.%ld", mod_link, (long)getpid());

@@ -28,6 +28,9 @@ typedef struct viv_engine_compile_options {
     const char *cache_dir;  /* NULL: the default cache root */
     const char *cc;         /* NULL: "cc" */
     const char *opt_level;  /* NULL: "-O1" */
+    /* Skip the fuel pass. Only for measuring the pass's overhead (bench/):
+     * the engine refuses to run such an artifact unless told otherwise. */
+    bool unmetered;
     /* Called about once a second while a step runs; may be NULL. */
     void (*progress)(void *user, const char *step, unsigned step_no, unsigned steps,
                      double elapsed_s, bool done);

@@ -57,6 +57,9 @@ typedef struct viv_engine_limits {
     int64_t fuel;          /* instruction budget, > 0 */
     uint64_t deadline_ns;  /* absolute CLOCK_MONOTONIC; 0 = none */
     size_t stack_bytes;    /* native stack for the guest; 0 = default */
+    /* Run an artifact built without metering, with no fuel limit. Only the
+     * metering-overhead benchmark sets this; no policy can. */
+    bool allow_unmetered;
 } viv_engine_limits;
 
 typedef struct viv_engine_outcome {

@@ -289,7 +289,7 @@ viv_engine_status viv_engine_run(const viv_engine_run_params *p, viv_engine_outc
 {
     *out = (viv_engine_outcome){0};
     const viv_guest_artifact *art = viv_engine_artifact_info(p->artifact);
-    if (art->fuel == NULL) {
+    if (art->fuel == NULL && !p->limits.allow_unmetered) {
         out->end = VIV_END_HOST_ERROR;
         snprintf(out->message, sizeof out->message,
                  "the guest artifact is not metered, so its fuel budget cannot be enforced; "

@@ -104,6 +104,19 @@ viv_status viv_sandbox_create(const viv_policy *policy, const char *wasm_path, v
     return VIV_OK;
 }
 
+viv_status viv_sandbox_use_unmetered(viv_sandbox *sb, const char *artifact_path, viv_error *err)
+{
+    char msg[600];
+    viv_engine_artifact *a = NULL;
+    if (viv_engine_artifact_open(artifact_path, NULL, &a, msg, sizeof msg) != VIV_ENGINE_OK) {
+        return viv_error_set(err, VIV_ENOGUEST, NULL, artifact_path, "%s", msg);
+    }
+    viv_engine_artifact_close(sb->artifact);
+    sb->artifact = a;
+    sb->allow_unmetered = true;
+    return VIV_OK;
+}
+
 void viv_sandbox_destroy(viv_sandbox *sb)
 {
     if (sb == NULL) {

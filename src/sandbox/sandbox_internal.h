@@ -24,6 +24,7 @@ struct viv_sandbox {
     viv_engine_artifact *artifact;
     char *wasm_path;
     char *artifact_path;
+    bool allow_unmetered; /* bench only: see viv_sandbox_use_unmetered */
 };
 
 /* A growable byte buffer with a hard cap. */
@@ -45,6 +46,10 @@ struct viv_result {
     uint32_t memory_pages;
     double duration_ms;
 };
+
+/* Swap in an unmetered artifact and lift fuel enforcement. For the
+ * metering-overhead benchmark only; not part of the public API. */
+viv_status viv_sandbox_use_unmetered(viv_sandbox *sb, const char *artifact_path, viv_error *err);
 
 /* The WASI import table bound to src/wasi (wasi_bind.c). */
 const viv_guest_wasi *viv_sandbox_wasi_imports(void);
