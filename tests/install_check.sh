@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# tests/install_check.sh: after `cmake --install`, build examples/hello.c the
+# way an embedder would (pkg-config) and check what it prints.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export PKG_CONFIG_PATH=/usr/local/lib/pkgconfig:/usr/local/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}
+# shellcheck disable=SC2046
+cc "$root/examples/hello.c" $(pkg-config --cflags --libs vivarium) -o "$tmp/hello"
+out=$("$tmp/hello")
+echo "$out"
+fail=0
+grep -q 'VIV_EPOLICY, field "fuel_budget"' <<<"$out" || { echo "FAIL: no VIV_EPOLICY naming fuel_budget"; fail=1; }
+grep -q '^print(6\*7) -> 42$' <<<"$out" || { echo "FAIL: print(6*7) did not give 42"; fail=1; }
+grep -q 'missing guest: VIV_ENOENT, path "/nonexistent/guest.wasm"' <<<"$out" || { echo "FAIL: no VIV_ENOENT with the path"; fail=1; }
+if ((fail)); then echo "0 passed, 1 failed"; exit 1; fi
+echo "1 passed, 0 failed"
