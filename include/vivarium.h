@@ -184,6 +184,136 @@ VIV_API viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t
 VIV_API viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t len,
                                              bool *valid, char **message, viv_error *err);
 
+/* ---- structured events ----------------------------------------------------- */
+
+/*
+ * A logger sends structured events to zero or more sinks. Event names are
+ * stable (docs/events.md): sandbox.execution.start,
+ * sandbox.execution.complete, sandbox.security.<kind>,
+ * sandbox.session.created|retrieved|deleted, sandbox.session.prune.*.
+ * Every event carries "ts" (ISO-8601 UTC with microseconds), "level",
+ * "event" and, for executions, "execution_id". Guest output never appears
+ * in events. A failing sink never fails the operation that logged.
+ */
+typedef struct viv_logger viv_logger;
+
+typedef enum viv_log_level {
+    VIV_LOG_DEBUG = 0,
+    VIV_LOG_INFO,
+    VIV_LOG_WARNING,
+    VIV_LOG_ERROR
+} viv_log_level;
+
+/* Receives each event as one line of JSON (no newline), NUL-terminated. */
+typedef void (*viv_log_fn)(void *user, viv_log_level level, const char *event,
+                           const char *json);
+
+VIV_API viv_status viv_logger_new(viv_logger **out, viv_error *err);
+VIV_API void viv_logger_free(viv_logger *logger);
+/* JSON lines to a file descriptor (borrowed: not closed by the logger). */
+VIV_API viv_status viv_logger_add_fd(viv_logger *logger, int fd, viv_error *err);
+/* JSON lines appended to a file (opened O_APPEND, created 0600). */
+VIV_API viv_status viv_logger_add_file(viv_logger *logger, const char *path, viv_error *err);
+/* syslog(3) with the given ident (NULL: "vivarium"), facility LOG_USER. */
+VIV_API viv_status viv_logger_add_syslog(viv_logger *logger, const char *ident, viv_error *err);
+VIV_API viv_status viv_logger_add_callback(viv_logger *logger, viv_log_fn fn, void *user,
+                                           viv_error *err);
+/* Events below this level are dropped (default VIV_LOG_INFO). */
+VIV_API void viv_logger_set_level(viv_logger *logger, viv_log_level level);
+
+/* ---- sessions ------------------------------------------------------------ */
+
+/*
+ * A session store is a root directory of sessions. A session is
+ * ROOT/<id>/: its workspace ROOT/<id>/workspace/ (mounted read-write in the
+ * guest) and its metadata ROOT/<id>/session.json, which the guest can
+ * neither see nor change (session_id, created_at, updated_at, version;
+ * times in ISO-8601 UTC). Metadata is written atomically (temp file, fsync,
+ * rename, fsync of the directory).
+ *
+ * Session ids match ^[A-Za-z0-9_-]{1,64}$; anything else is VIV_EINVAL with
+ * field "session_id", before anything is touched on disk. New ids are
+ * UUIDv4. Paths given to the file operations are relative POSIX paths inside
+ * the workspace: absolute paths, ".." and symlinks leading out are refused
+ * (VIV_EINVAL with err.path). Every call is safe against concurrent callers
+ * in other processes.
+ */
+typedef struct viv_session_store viv_session_store;
+
+typedef struct viv_session_info {
+    char id[65];
+    char created_at[32]; /* "2026-11-23T01:38:10Z" */
+    char updated_at[32];
+    uint64_t size_bytes; /* bytes of files in the workspace */
+    int version;
+} viv_session_info;
+
+/* Open (creating it if needed) the store at root. */
+VIV_API viv_status viv_session_store_open(const char *root, viv_session_store **out,
+                                          viv_error *err);
+VIV_API void viv_session_store_close(viv_session_store *store);
+VIV_API const char *viv_session_store_root(const viv_session_store *store);
+
+/* Open a session, creating it when it does not exist (id NULL: a new UUIDv4).
+ * *created (may be NULL) says whether this call created it; exactly one of
+ * two racing callers sees true. */
+VIV_API viv_status viv_session_open(viv_session_store *store, const char *id,
+                                    viv_session_info *info, bool *created, viv_error *err);
+/* An existing session; VIV_ENOENT if there is none. */
+VIV_API viv_status viv_session_get(viv_session_store *store, const char *id,
+                                   viv_session_info *info, viv_error *err);
+/* Set updated_at to now. */
+VIV_API viv_status viv_session_touch(viv_session_store *store, const char *id, viv_error *err);
+/* The host path of a session's workspace, into buf. */
+VIV_API viv_status viv_session_workspace(viv_session_store *store, const char *id, char *buf,
+                                         size_t len, viv_error *err);
+/* All sessions with readable metadata, sorted by id; free with free(). */
+VIV_API viv_status viv_session_list(viv_session_store *store, viv_session_info **list,
+                                    size_t *count, viv_error *err);
+/* Remove a session and its workspace. Removing a missing session is VIV_OK. */
+VIV_API viv_status viv_session_remove(viv_session_store *store, const char *id,
+                                      viv_error *err);
+
+typedef struct viv_prune_entry {
+    char id[65];
+    char reason[64]; /* for skipped entries: "missing metadata", "corrupt metadata", ... */
+    uint64_t bytes;
+} viv_prune_entry;
+
+typedef struct viv_prune_report {
+    viv_prune_entry *deleted; /* with dry_run: the candidates */
+    size_t ndeleted;
+    viv_prune_entry *skipped;
+    size_t nskipped;
+    uint64_t reclaimed_bytes; /* with dry_run: what would be reclaimed */
+} viv_prune_report;
+
+/* Remove sessions whose updated_at is older than older_than_s seconds.
+ * Never follows a symlink out of the root and never deletes a directory that
+ * is not a session (no readable metadata: skipped, with the reason). */
+VIV_API viv_status viv_session_prune(viv_session_store *store, double older_than_s, bool dry_run,
+                                     viv_prune_report *report, viv_error *err);
+VIV_API void viv_prune_report_free(viv_prune_report *report);
+
+/* Relative paths of the regular files in a session's workspace, sorted,
+ * optionally filtered by a glob on the relative path (fnmatch, "*" crosses
+ * no "/"; NULL: all). Free with viv_strings_free. */
+VIV_API viv_status viv_session_files(viv_session_store *store, const char *id,
+                                     const char *pattern, char ***paths, size_t *count,
+                                     viv_error *err);
+VIV_API void viv_strings_free(char **strings, size_t count);
+/* Read a file (at most max_bytes; more is VIV_EINVAL). *data is malloc'd. */
+VIV_API viv_status viv_session_read(viv_session_store *store, const char *id, const char *path,
+                                    size_t max_bytes, char **data, size_t *len, viv_error *err);
+/* Write a file atomically, creating parent directories. With
+ * overwrite=false an existing file is VIV_EINVAL ("exists"). */
+VIV_API viv_status viv_session_write(viv_session_store *store, const char *id, const char *path,
+                                     const void *data, size_t len, bool overwrite,
+                                     viv_error *err);
+/* Delete a file, or a directory with recursive=true. */
+VIV_API viv_status viv_session_delete(viv_session_store *store, const char *id,
+                                      const char *path, bool recursive, viv_error *err);
+
 /* ---- guests ------------------------------------------------------------- */
 
 /* Progress of a long operation: step step_no of steps, elapsed seconds in
