@@ -36,6 +36,9 @@ typedef struct viv_cli_common {
     size_t program_len;
     const char *filename;
     char namebuf[256];
+    const char *stdin_path; /* --stdin */
+    char *stdin_data;
+    size_t stdin_len;
 } viv_cli_common;
 
 extern const char viv_cli_policy_help[];

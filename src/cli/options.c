@@ -29,6 +29,8 @@ const char viv_cli_policy_help[] =
     "      --env KEY=VALUE    environment variable for the guest (repeatable); the guest\n"
     "                         sees these plus the policy defaults and nothing of the host\n"
     "      --policy FILE      TOML policy file (docs/policy.md); other flags override it\n"
+    "      --stdin FILE       give the guest FILE as its standard input ('-': ours);\n"
+    "                         by default the guest's stdin is empty\n"
     "\n"
     "Other:\n"
     "      --wasm PATH        guest module to run (default: the bundled CPython 3.12)\n"
@@ -48,6 +50,7 @@ enum {
     OPT_WASM,
     OPT_JSON,
     OPT_POLICY,
+    OPT_STDIN,
 };
 
 static const struct option long_options[] = {
@@ -64,6 +67,7 @@ static const struct option long_options[] = {
     {"wasm", required_argument, NULL, OPT_WASM},
     {"json", no_argument, NULL, OPT_JSON},
     {"policy", required_argument, NULL, OPT_POLICY},
+    {"stdin", required_argument, NULL, OPT_STDIN},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -174,6 +178,7 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
         case OPT_WASM: c->wasm = optarg; break;
         case OPT_JSON: c->json = true; break;
         case OPT_POLICY: policy_file = optarg; break;
+        case OPT_STDIN: c->stdin_path = optarg; break;
         case '?':
             fprintf(stderr, "Try 'vivarium %s --help'.\n", cmd);
             rc = VIV_EXIT_USAGE;
@@ -208,7 +213,31 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
     return rc;
 }
 
+static int load_source(const char *cmd, viv_cli_common *c, int argc, char **argv);
+
+static int load_stdin(const char *cmd, viv_cli_common *c)
+{
+    if (c->stdin_path == NULL) {
+        return -1;
+    }
+    if (viv_cli_read_file(c->stdin_path, &c->stdin_data, &c->stdin_len) != 0) {
+        fprintf(stderr, "vivarium %s: cannot read %s: %s\n", cmd, c->stdin_path,
+                strerror(errno));
+        return VIV_EXIT_USAGE;
+    }
+    return -1;
+}
+
 int viv_cli_load_program(const char *cmd, viv_cli_common *c, int argc, char **argv)
+{
+    int rc = load_source(cmd, c, argc, argv);
+    if (rc >= 0) {
+        return rc;
+    }
+    return load_stdin(cmd, c);
+}
+
+static int load_source(const char *cmd, viv_cli_common *c, int argc, char **argv)
 {
     c->filename = "main.py";
     if (c->code != NULL) {
@@ -227,6 +256,11 @@ int viv_cli_load_program(const char *cmd, viv_cli_common *c, int argc, char **ar
         return VIV_EXIT_USAGE;
     }
     const char *src = argv[c->first_arg++];
+    if (strcmp(src, "-") == 0 && c->stdin_path != NULL && strcmp(c->stdin_path, "-") == 0) {
+        fprintf(stderr, "vivarium %s: the program and --stdin cannot both be standard input\n",
+                cmd);
+        return VIV_EXIT_USAGE;
+    }
     if (viv_cli_read_file(src, &c->program, &c->program_len) != 0) {
         fprintf(stderr, "vivarium %s: cannot read %s: %s\n", cmd, src, strerror(errno));
         return VIV_EXIT_USAGE;
@@ -243,5 +277,6 @@ void viv_cli_common_free(viv_cli_common *c)
 {
     viv_policy_free(c->policy);
     free(c->program);
+    free(c->stdin_data);
     memset(c, 0, sizeof *c);
 }

@@ -56,6 +56,8 @@ int viv_cli_run(int argc, char **argv)
         .args = (const char *const *)(argv + c.first_arg),
         .nargs = (size_t)(argc - c.first_arg),
         .on_output = c.json ? NULL : stream_output,
+        .stdin_data = (const uint8_t *)c.stdin_data,
+        .stdin_len = c.stdin_len,
     };
     viv_result *res = NULL;
     st = viv_sandbox_execute(sb, c.program, c.program_len, &eo, &res, &err);
