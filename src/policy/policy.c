@@ -425,8 +425,9 @@ static viv_status check_host_dir(const char *dir, const char *field, viv_error *
 {
     struct stat st;
     if (stat(dir, &st) != 0) {
-        return viv_error_set(err, errno == ENOENT ? VIV_EPOLICY : VIV_EPOLICY, field, dir,
-                             "%s %s: %s", field, dir, strerror(errno));
+        /* A missing directory is a policy mistake, not a missing guest. */
+        return viv_error_set(err, VIV_EPOLICY, field, dir, "%s %s: %s", field, dir,
+                             strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
         return viv_error_set(err, VIV_EPOLICY, field, dir, "%s %s is not a directory", field,
