@@ -380,6 +380,13 @@ static void test_timeout_sleeping_guest(void **state)
     assert_true(e2e_jbool(j, "trapped"));
     assert_string_equal(e2e_jstr(j, "trap_reason"), "timeout");
     e2e_run_free(&r);
+
+    E2E_RUN(&r, "run", "--timeout", "1", "-c", "import time; time.sleep(60)");
+    e2e_expect_exit(&r, 124);
+    if (r.elapsed_s >= DEADLINE_SLACK_S) {
+        fail_msg("1 s deadline took %.2f s", r.elapsed_s);
+    }
+    e2e_run_free(&r);
 }
 
 static void test_timeout_spinning_guest(void **state)
