@@ -20,7 +20,7 @@
  * Limits beyond the format's own, so that hostile input costs bounded memory.
  * Real toolchains stay far below both (engines use the same local limit).
  */
-#define MAX_LOCALS 50000u
+#define MAX_LOCALS  50000u
 #define MAX_NESTING 65536u
 
 enum {
@@ -59,7 +59,8 @@ enum {
  * section has id 12 but sits between element and code; 0 means "not a known
  * non-custom section".
  */
-static int section_rank(uint8_t id) {
+static int section_rank(uint8_t id)
+{
     switch (id) {
     case SEC_TYPE: return 1;
     case SEC_IMPORT: return 2;
@@ -109,16 +110,19 @@ typedef struct pass {
     viv_fuel_stats stats;
 } pass;
 
-static bool oom(pass *p) {
+static bool oom(pass *p)
+{
     return wio_fail_at(&p->r, p->r.pos, "out of memory");
 }
 
-static bool read_name(wio_reader *r) {
+static bool read_name(wio_reader *r)
+{
     uint32_t n;
     return wio_count(r, 1, &n) && wio_skip(r, n);
 }
 
-static bool read_limits(wio_reader *r, const char *what) {
+static bool read_limits(wio_reader *r, const char *what)
+{
     size_t at = r->pos;
     uint8_t flags;
     uint32_t v;
@@ -134,13 +138,15 @@ static bool read_limits(wio_reader *r, const char *what) {
     return flags == 0 || wio_u32(r, &v);
 }
 
-static bool count_memory(pass *p, size_t at) {
+static bool count_memory(pass *p, size_t at)
+{
     if (++p->memories > 1)
         return wio_fail_at(&p->r, at, "more than one memory: multi-memory is not supported");
     return true;
 }
 
-static bool parse_types(pass *p) {
+static bool parse_types(pass *p)
+{
     wio_reader *r = &p->r;
     uint32_t n;
     if (!wio_count(r, 3, &n))
@@ -168,13 +174,16 @@ static bool parse_types(pass *p) {
     return true;
 }
 
-static bool parse_imports(pass *p) {
+static bool parse_imports(pass *p)
+{
     wio_reader *r = &p->r;
     uint32_t n;
     if (!wio_count(r, 4, &n))
         return false;
     for (uint32_t i = 0; i < n; i++) {
-        if (!read_name(r) || !read_name(r))
+        if (!read_name(r)) /* module */
+            return false;
+        if (!read_name(r)) /* field */
             return false;
         size_t at = r->pos;
         uint8_t kind, mut;
@@ -201,16 +210,15 @@ static bool parse_imports(pass *p) {
                 return wio_fail_at(r, r->pos - 1, "bad global mutability 0x%02x", mut);
             p->imported_globals++;
             break;
-        case 4:
-            return wio_fail_at(r, at, "tag import (exception handling) is not supported");
-        default:
-            return wio_fail_at(r, at, "unknown import kind 0x%02x", kind);
+        case 4: return wio_fail_at(r, at, "tag import (exception handling) is not supported");
+        default: return wio_fail_at(r, at, "unknown import kind 0x%02x", kind);
         }
     }
     return true;
 }
 
-static bool parse_functions(pass *p) {
+static bool parse_functions(pass *p)
+{
     wio_reader *r = &p->r;
     uint32_t n;
     if (!wio_count(r, 1, &n))
@@ -228,7 +236,8 @@ static bool parse_functions(pass *p) {
     return true;
 }
 
-static bool parse_tables(pass *p) {
+static bool parse_tables(pass *p)
+{
     wio_reader *r = &p->r;
     uint32_t n;
     if (!wio_count(r, 2, &n))
@@ -239,7 +248,8 @@ static bool parse_tables(pass *p) {
     return true;
 }
 
-static bool parse_memories(pass *p) {
+static bool parse_memories(pass *p)
+{
     wio_reader *r = &p->r;
     uint32_t n;
     if (!wio_count(r, 2, &n))
@@ -251,7 +261,8 @@ static bool parse_memories(pass *p) {
 }
 
 /* Frames a finished section body as id, size, content. */
-static bool put_section(pass *p, uint8_t id, const uint8_t *content, size_t len) {
+static bool put_section(pass *p, uint8_t id, const uint8_t *content, size_t len)
+{
     if (len > UINT32_MAX)
         return wio_fail_at(&p->r, p->r.pos, "section %u would exceed 4 GiB", id);
     wio_put_u8(&p->out, id);
@@ -264,7 +275,8 @@ static bool put_section(pass *p, uint8_t id, const uint8_t *content, size_t len)
  * Emits the global section with the fuel global appended. `rest` is the
  * existing entries, verbatim; it is empty when the module had no globals.
  */
-static bool emit_global_section(pass *p, uint32_t count, const uint8_t *rest, size_t rest_len) {
+static bool emit_global_section(pass *p, uint32_t count, const uint8_t *rest, size_t rest_len)
+{
     wio_buf b = {0};
     wio_put_u32(&b, count + 1);
     wio_put(&b, rest, rest_len);
@@ -279,7 +291,8 @@ static bool emit_global_section(pass *p, uint32_t count, const uint8_t *rest, si
     return ok;
 }
 
-static bool emit_export_section(pass *p, uint32_t count, const uint8_t *rest, size_t rest_len) {
+static bool emit_export_section(pass *p, uint32_t count, const uint8_t *rest, size_t rest_len)
+{
     static const char name[] = VIV_FUEL_EXPORT_NAME;
     wio_buf b = {0};
     wio_put_u32(&b, count + 1);
@@ -295,7 +308,8 @@ static bool emit_export_section(pass *p, uint32_t count, const uint8_t *rest, si
 }
 
 /* Called once the global section (if any) is behind us: the index is final. */
-static bool fix_fuel_index(pass *p) {
+static bool fix_fuel_index(pass *p)
+{
     uint64_t idx = (uint64_t)p->imported_globals + p->defined_globals;
     if (idx >= UINT32_MAX)
         return wio_fail_at(&p->r, p->r.pos, "too many globals");
@@ -303,7 +317,8 @@ static bool fix_fuel_index(pass *p) {
     return true;
 }
 
-static bool rewrite_globals(pass *p, size_t end) {
+static bool rewrite_globals(pass *p, size_t end)
+{
     wio_reader *r = &p->r;
     uint32_t n;
     if (!wio_count(r, 3, &n))
@@ -324,7 +339,8 @@ static bool rewrite_globals(pass *p, size_t end) {
     return fix_fuel_index(p) && emit_global_section(p, n, r->buf + rest, end - rest);
 }
 
-static bool rewrite_exports(pass *p, size_t end) {
+static bool rewrite_exports(pass *p, size_t end)
+{
     wio_reader *r = &p->r;
     static const char fuel_name[] = VIV_FUEL_EXPORT_NAME;
     uint32_t n;
@@ -354,7 +370,8 @@ static bool rewrite_exports(pass *p, size_t end) {
     return emit_export_section(p, n, r->buf + rest, end - rest);
 }
 
-static bool push_segment(pass *p, size_t start, uint64_t cost, bool check) {
+static bool push_segment(pass *p, size_t start, uint64_t cost, bool check)
+{
     if (p->nsegs == p->segcap) {
         size_t cap = p->segcap ? p->segcap * 2 : 64;
         segment *s = realloc(p->segs, cap * sizeof *s);
@@ -371,7 +388,8 @@ static bool push_segment(pass *p, size_t start, uint64_t cost, bool check) {
     return true;
 }
 
-static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t at) {
+static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t at)
+{
     if (depth >= MAX_NESTING)
         return wio_fail_at(&p->r, at, "blocks nested deeper than %u", MAX_NESTING);
     if (depth == p->ctlcap) {
@@ -391,7 +409,8 @@ static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t at) {
  * ends a segment is its last instruction, so its cost lands in the segment
  * that is charged before it runs: a branch is paid for whether taken or not.
  */
-static bool find_segments(pass *p, size_t end) {
+static bool find_segments(pass *p, size_t end)
+{
     wio_reader *r = &p->r;
     size_t depth = 0;
     segment cur = {r->pos, 0, true};
@@ -402,11 +421,8 @@ static bool find_segments(pass *p, size_t end) {
         if (!wi_decode(r, &p->info, &in))
             return false;
         switch (in.kind) {
-        case WI_OTHER:
-            cur.cost++;
-            break;
-        case WI_FREE:
-            break;
+        case WI_OTHER: cur.cost++; break;
+        case WI_FREE: break;
         case WI_BLOCK:
             if (!push_ctl(p, depth++, WI_BLOCK, in.offset))
                 return false;
@@ -451,17 +467,20 @@ static bool find_segments(pass *p, size_t end) {
     }
 }
 
-static size_t charge_size(const pass *p, uint64_t cost) {
+static size_t charge_size(const pass *p, uint64_t cost)
+{
     size_t g = wio_u32_size(p->fuel_index);
     return (1 + g) + (1 + wio_s64_size((int64_t)cost)) + 1 + (1 + g);
 }
 
-static size_t check_size(const pass *p) {
+static size_t check_size(const pass *p)
+{
     size_t g = wio_u32_size(p->fuel_index);
     return (1 + g) + 2 + 1 + 2 + 1 + 1;
 }
 
-static void put_charge(pass *p, uint64_t cost) {
+static void put_charge(pass *p, uint64_t cost)
+{
     wio_buf *b = &p->code;
     wio_put_u8(b, OP_GLOBAL_GET);
     wio_put_u32(b, p->fuel_index);
@@ -472,16 +491,18 @@ static void put_charge(pass *p, uint64_t cost) {
     wio_put_u32(b, p->fuel_index);
 }
 
-static void put_check(pass *p) {
-    static const uint8_t tail[] = {OP_I64_CONST, 0,    OP_I64_LT_S, OP_IF,
-                                   BLOCKTYPE_EMPTY, OP_UNREACHABLE, OP_END};
+static void put_check(pass *p)
+{
+    static const uint8_t tail[] = {OP_I64_CONST,   0,     OP_I64_LT_S, OP_IF, BLOCKTYPE_EMPTY,
+                                   OP_UNREACHABLE, OP_END};
     wio_buf *b = &p->code;
     wio_put_u8(b, OP_GLOBAL_GET);
     wio_put_u32(b, p->fuel_index);
     wio_put(b, tail, sizeof tail);
 }
 
-static bool rewrite_body(pass *p, size_t body_end) {
+static bool rewrite_body(pass *p, size_t body_end)
+{
     wio_reader *r = &p->r;
     size_t body_start = r->pos;
     uint32_t groups;
@@ -526,7 +547,8 @@ static bool rewrite_body(pass *p, size_t body_end) {
     return p->code.oom ? oom(p) : true;
 }
 
-static bool rewrite_code(pass *p, size_t end) {
+static bool rewrite_code(pass *p, size_t end)
+{
     wio_reader *r = &p->r;
     size_t at = r->pos;
     uint32_t n;
@@ -562,32 +584,27 @@ static bool rewrite_code(pass *p, size_t end) {
 }
 
 /* Sections we only need to check, then copy as they were. */
-static bool check_section(pass *p, uint8_t id, size_t end) {
+static bool check_section(pass *p, uint8_t id, size_t end)
+{
     wio_reader *r = &p->r;
     uint32_t v;
     switch (id) {
-    case SEC_CUSTOM:
-        return read_name(r) && wio_skip(r, end - r->pos);
-    case SEC_TYPE:
-        return parse_types(p);
-    case SEC_IMPORT:
-        return parse_imports(p);
-    case SEC_FUNCTION:
-        return parse_functions(p);
-    case SEC_TABLE:
-        return parse_tables(p);
-    case SEC_MEMORY:
-        return parse_memories(p);
+    case SEC_CUSTOM: return read_name(r) && wio_skip(r, end - r->pos);
+    case SEC_TYPE: return parse_types(p);
+    case SEC_IMPORT: return parse_imports(p);
+    case SEC_FUNCTION: return parse_functions(p);
+    case SEC_TABLE: return parse_tables(p);
+    case SEC_MEMORY: return parse_memories(p);
     case SEC_START:
-    case SEC_DATACOUNT:
-        return wio_u32(r, &v);
+    case SEC_DATACOUNT: return wio_u32(r, &v);
     default: /* element and data: nothing in them depends on the pass */
         return wio_skip(r, end - r->pos);
     }
 }
 
 /* Sections the module lacks but we must add go just before the first later one. */
-static bool emit_missing_before(pass *p, int rank) {
+static bool emit_missing_before(pass *p, int rank)
+{
     if (!p->global_emitted && rank > RANK_GLOBAL)
         if (!fix_fuel_index(p) || !emit_global_section(p, 0, NULL, 0))
             return false;
@@ -597,7 +614,8 @@ static bool emit_missing_before(pass *p, int rank) {
     return true;
 }
 
-static bool run(pass *p) {
+static bool run(pass *p)
+{
     static const uint8_t header[8] = {0x00, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00};
     wio_reader *r = &p->r;
     const uint8_t *h;
@@ -666,7 +684,8 @@ static bool run(pass *p) {
 }
 
 int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initial, uint8_t **out,
-                                size_t *out_len, viv_fuel_stats *stats, char *err, size_t errlen) {
+                                size_t *out_len, viv_fuel_stats *stats, char *err, size_t errlen)
+{
     pass p = {0};
     wio_reader_init(&p.r, in ? in : (const uint8_t *)"", in ? in_len : 0, err, errlen);
     p.initial = initial;
@@ -691,6 +710,7 @@ int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initia
 }
 
 int viv_fuel_instrument(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
-                        viv_fuel_stats *stats, char *err, size_t errlen) {
+                        viv_fuel_stats *stats, char *err, size_t errlen)
+{
     return viv_fuel_instrument_initial(in, in_len, 0, out, out_len, stats, err, errlen);
 }

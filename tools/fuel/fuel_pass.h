@@ -36,9 +36,9 @@
 #define VIV_FUEL_PASS_VERSION 1
 
 typedef struct viv_fuel_stats {
-    uint32_t functions;      /* function bodies instrumented */
-    uint64_t charge_sites;   /* segments that got a charge */
-    uint64_t check_sites;    /* function entries + loop headers checked */
+    uint32_t functions;    /* function bodies instrumented */
+    uint64_t charge_sites; /* segments that got a charge */
+    uint64_t check_sites;  /* function entries + loop headers checked */
 } viv_fuel_stats;
 
 /*

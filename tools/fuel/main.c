@@ -14,7 +14,8 @@
 #include "fuel_pass.h"
 #include "wasm_io.h"
 
-static void usage(void) {
+static void usage(void)
+{
     fprintf(stderr,
             "usage: viv-fuel [--initial N] IN.wasm OUT.wasm\n"
             "  Meters every function of IN.wasm and writes OUT.wasm (fuel pass v%d).\n"
@@ -22,7 +23,8 @@ static void usage(void) {
             VIV_FUEL_PASS_VERSION, VIV_FUEL_EXPORT_NAME);
 }
 
-static uint8_t *read_file(const char *path, size_t *len) {
+static uint8_t *read_file(const char *path, size_t *len)
+{
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "viv-fuel: %s: %s\n", path, strerror(errno));
@@ -58,7 +60,8 @@ static uint8_t *read_file(const char *path, size_t *len) {
     return buf;
 }
 
-static int write_file(const char *path, const uint8_t *buf, size_t len) {
+static int write_file(const char *path, const uint8_t *buf, size_t len)
+{
     FILE *f = fopen(path, "wb");
     if (!f) {
         fprintf(stderr, "viv-fuel: %s: %s\n", path, strerror(errno));
@@ -73,7 +76,8 @@ static int write_file(const char *path, const uint8_t *buf, size_t len) {
 }
 
 /* For the statistics only: the input already went through the pass. */
-static size_t code_section_size(const uint8_t *buf, size_t len) {
+static size_t code_section_size(const uint8_t *buf, size_t len)
+{
     wio_reader r;
     wio_reader_init(&r, buf, len, NULL, 0);
     if (!wio_skip(&r, 8))
@@ -89,13 +93,15 @@ static size_t code_section_size(const uint8_t *buf, size_t len) {
     return 0;
 }
 
-static double now(void) {
+static double now(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int64_t initial = 0;
     int argi = 1;
     if (argi < argc && strcmp(argv[argi], "--initial") == 0) {
@@ -145,8 +151,7 @@ int main(int argc, char **argv) {
     free(out);
 
     fprintf(stderr,
-            "viv-fuel: %" PRIu32 " functions, %" PRIu64 " charge sites, %" PRIu64
-            " check sites\n"
+            "viv-fuel: %" PRIu32 " functions, %" PRIu64 " charge sites, %" PRIu64 " check sites\n"
             "viv-fuel: module %zu -> %zu bytes, code section %zu -> %zu bytes (+%.1f%%), "
             "%.3f s\n",
             st.functions, st.charge_sites, st.check_sites, in_len, out_len, code_in, code_out,

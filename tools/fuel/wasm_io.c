@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void wio_reader_init(wio_reader *r, const uint8_t *buf, size_t len, char *err, size_t errlen) {
+void wio_reader_init(wio_reader *r, const uint8_t *buf, size_t len, char *err, size_t errlen)
+{
     r->buf = buf;
     r->pos = 0;
     r->end = len;
@@ -21,7 +22,8 @@ void wio_reader_init(wio_reader *r, const uint8_t *buf, size_t len, char *err, s
         err[0] = '\0';
 }
 
-bool wio_fail_at(wio_reader *r, size_t offset, const char *fmt, ...) {
+bool wio_fail_at(wio_reader *r, size_t offset, const char *fmt, ...)
+{
     if (r->failed)
         return false;
     r->failed = true;
@@ -37,7 +39,8 @@ bool wio_fail_at(wio_reader *r, size_t offset, const char *fmt, ...) {
     return false;
 }
 
-bool wio_u8(wio_reader *r, uint8_t *v) {
+bool wio_u8(wio_reader *r, uint8_t *v)
+{
     if (r->failed)
         return false;
     if (r->pos >= r->end)
@@ -47,14 +50,16 @@ bool wio_u8(wio_reader *r, uint8_t *v) {
     return true;
 }
 
-bool wio_peek(wio_reader *r, uint8_t *v) {
+bool wio_peek(wio_reader *r, uint8_t *v)
+{
     if (!wio_u8(r, v))
         return false;
     r->pos--;
     return true;
 }
 
-bool wio_bytes(wio_reader *r, size_t n, const uint8_t **p) {
+bool wio_bytes(wio_reader *r, size_t n, const uint8_t **p)
+{
     if (r->failed)
         return false;
     if (n > wio_left(r))
@@ -65,7 +70,8 @@ bool wio_bytes(wio_reader *r, size_t n, const uint8_t **p) {
     return true;
 }
 
-bool wio_skip(wio_reader *r, size_t n) {
+bool wio_skip(wio_reader *r, size_t n)
+{
     const uint8_t *p;
     return wio_bytes(r, n, &p);
 }
@@ -76,7 +82,8 @@ bool wio_skip(wio_reader *r, size_t n) {
  * bit (signed). Accepting anything looser would let two different byte
  * strings decode to one module, which a fuzzer would rightly flag.
  */
-static bool read_uleb(wio_reader *r, unsigned bits, uint64_t *out) {
+static bool read_uleb(wio_reader *r, unsigned bits, uint64_t *out)
+{
     size_t start = r->pos;
     unsigned max_bytes = (bits + 6) / 7;
     uint64_t result = 0;
@@ -100,7 +107,8 @@ static bool read_uleb(wio_reader *r, unsigned bits, uint64_t *out) {
     return true;
 }
 
-static bool read_sleb(wio_reader *r, unsigned bits, int64_t *out) {
+static bool read_sleb(wio_reader *r, unsigned bits, int64_t *out)
+{
     size_t start = r->pos;
     unsigned max_bytes = (bits + 6) / 7;
     uint64_t result = 0;
@@ -129,7 +137,8 @@ static bool read_sleb(wio_reader *r, unsigned bits, int64_t *out) {
     return true;
 }
 
-bool wio_u32(wio_reader *r, uint32_t *v) {
+bool wio_u32(wio_reader *r, uint32_t *v)
+{
     uint64_t x = 0;
     if (!read_uleb(r, 32, &x))
         return false;
@@ -137,7 +146,8 @@ bool wio_u32(wio_reader *r, uint32_t *v) {
     return true;
 }
 
-bool wio_s32(wio_reader *r, int32_t *v) {
+bool wio_s32(wio_reader *r, int32_t *v)
+{
     int64_t x = 0;
     if (!read_sleb(r, 32, &x))
         return false;
@@ -145,11 +155,18 @@ bool wio_s32(wio_reader *r, int32_t *v) {
     return true;
 }
 
-bool wio_s33(wio_reader *r, int64_t *v) { return read_sleb(r, 33, v); }
+bool wio_s33(wio_reader *r, int64_t *v)
+{
+    return read_sleb(r, 33, v);
+}
 
-bool wio_s64(wio_reader *r, int64_t *v) { return read_sleb(r, 64, v); }
+bool wio_s64(wio_reader *r, int64_t *v)
+{
+    return read_sleb(r, 64, v);
+}
 
-bool wio_count(wio_reader *r, size_t min_elem, uint32_t *v) {
+bool wio_count(wio_reader *r, size_t min_elem, uint32_t *v)
+{
     size_t start = r->pos;
     if (!wio_u32(r, v))
         return false;
@@ -158,13 +175,15 @@ bool wio_count(wio_reader *r, size_t min_elem, uint32_t *v) {
     return true;
 }
 
-void wio_buf_free(wio_buf *b) {
+void wio_buf_free(wio_buf *b)
+{
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
 }
 
-bool wio_reserve(wio_buf *b, size_t extra) {
+bool wio_reserve(wio_buf *b, size_t extra)
+{
     if (b->oom)
         return false;
     if (extra <= b->cap - b->len)
@@ -187,16 +206,21 @@ bool wio_reserve(wio_buf *b, size_t extra) {
     return true;
 }
 
-void wio_put(wio_buf *b, const void *p, size_t n) {
+void wio_put(wio_buf *b, const void *p, size_t n)
+{
     if (n == 0 || !wio_reserve(b, n))
         return;
     memcpy(b->data + b->len, p, n);
     b->len += n;
 }
 
-void wio_put_u8(wio_buf *b, uint8_t v) { wio_put(b, &v, 1); }
+void wio_put_u8(wio_buf *b, uint8_t v)
+{
+    wio_put(b, &v, 1);
+}
 
-void wio_put_u32(wio_buf *b, uint32_t v) {
+void wio_put_u32(wio_buf *b, uint32_t v)
+{
     uint8_t tmp[5];
     size_t n = 0;
     do {
@@ -207,7 +231,8 @@ void wio_put_u32(wio_buf *b, uint32_t v) {
     wio_put(b, tmp, n);
 }
 
-void wio_put_s64(wio_buf *b, int64_t v) {
+void wio_put_s64(wio_buf *b, int64_t v)
+{
     uint8_t tmp[10];
     size_t n = 0;
     for (;;) {
@@ -224,14 +249,16 @@ void wio_put_s64(wio_buf *b, int64_t v) {
     wio_put(b, tmp, n);
 }
 
-size_t wio_u32_size(uint32_t v) {
+size_t wio_u32_size(uint32_t v)
+{
     size_t n = 1;
     while (v >>= 7)
         n++;
     return n;
 }
 
-size_t wio_s64_size(int64_t v) {
+size_t wio_s64_size(int64_t v)
+{
     wio_buf b = {0};
     uint8_t tmp[16];
     b.data = tmp;

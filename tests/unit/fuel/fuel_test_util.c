@@ -20,13 +20,15 @@
 
 #include "fuel_pass.h"
 
-void tb_free(tbuf *b) {
+void tb_free(tbuf *b)
+{
     free(b->d);
     b->d = NULL;
     b->len = b->cap = 0;
 }
 
-void tb_put(tbuf *b, const void *p, size_t n) {
+void tb_put(tbuf *b, const void *p, size_t n)
+{
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n)
@@ -40,9 +42,13 @@ void tb_put(tbuf *b, const void *p, size_t n) {
     b->len += n;
 }
 
-void tb_u8(tbuf *b, uint8_t v) { tb_put(b, &v, 1); }
+void tb_u8(tbuf *b, uint8_t v)
+{
+    tb_put(b, &v, 1);
+}
 
-void tb_u32(tbuf *b, uint32_t v) {
+void tb_u32(tbuf *b, uint32_t v)
+{
     do {
         uint8_t byte = v & 0x7f;
         v >>= 7;
@@ -50,19 +56,22 @@ void tb_u32(tbuf *b, uint32_t v) {
     } while (v);
 }
 
-void tb_section(tbuf *mod, uint8_t id, tbuf *content) {
+void tb_section(tbuf *mod, uint8_t id, tbuf *content)
+{
     tb_u8(mod, id);
     tb_u32(mod, (uint32_t)content->len);
     tb_put(mod, content->d, content->len);
     tb_free(content);
 }
 
-void tb_header(tbuf *mod) {
+void tb_header(tbuf *mod)
+{
     static const uint8_t h[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
     tb_put(mod, h, sizeof h);
 }
 
-uint32_t t_uleb(const uint8_t *p, size_t *pos) {
+uint32_t t_uleb(const uint8_t *p, size_t *pos)
+{
     uint32_t v = 0;
     unsigned shift = 0;
     uint8_t b;
@@ -74,7 +83,8 @@ uint32_t t_uleb(const uint8_t *p, size_t *pos) {
     return v;
 }
 
-int t_sections(const uint8_t *m, size_t len, tsec *out, int max) {
+int t_sections(const uint8_t *m, size_t len, tsec *out, int max)
+{
     size_t pos = 8;
     int n = 0;
     if (len < 8)
@@ -95,7 +105,8 @@ int t_sections(const uint8_t *m, size_t len, tsec *out, int max) {
     return n;
 }
 
-bool t_body(const uint8_t *m, size_t len, uint32_t index, const uint8_t **body, size_t *blen) {
+bool t_body(const uint8_t *m, size_t len, uint32_t index, const uint8_t **body, size_t *blen)
+{
     tsec secs[64];
     int n = t_sections(m, len, secs, 64);
     for (int i = 0; i < n; i++) {
@@ -116,7 +127,8 @@ bool t_body(const uint8_t *m, size_t len, uint32_t index, const uint8_t **body, 
     return false;
 }
 
-uint8_t *t_read_file(const char *path, size_t *len) {
+uint8_t *t_read_file(const char *path, size_t *len)
+{
     FILE *f = fopen(path, "rb");
     if (!f)
         fail_msg("cannot open %s: %s", path, strerror(errno));
@@ -132,7 +144,8 @@ uint8_t *t_read_file(const char *path, size_t *len) {
     return d;
 }
 
-void t_write_file(const char *path, const uint8_t *d, size_t len) {
+void t_write_file(const char *path, const uint8_t *d, size_t len)
+{
     FILE *f = fopen(path, "wb");
     if (!f)
         fail_msg("cannot create %s: %s", path, strerror(errno));
@@ -140,7 +153,8 @@ void t_write_file(const char *path, const uint8_t *d, size_t len) {
     assert_int_equal(fclose(f), 0);
 }
 
-const char *t_tmp_path(const char *name) {
+const char *t_tmp_path(const char *name)
+{
     static char paths[8][512];
     static int next;
     char *p = paths[next++ % 8];
@@ -149,7 +163,8 @@ const char *t_tmp_path(const char *name) {
     return p;
 }
 
-int t_run(const char *const argv[], char **output) {
+int t_run(const char *const argv[], char **output)
+{
     int fds[2];
     assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
@@ -193,7 +208,8 @@ int t_run(const char *const argv[], char **output) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-void t_instrument_file(const char *path, const char *out_path, int64_t initial) {
+void t_instrument_file(const char *path, const char *out_path, int64_t initial)
+{
     size_t len, out_len;
     uint8_t *in = t_read_file(path, &len), *out;
     char err[256];

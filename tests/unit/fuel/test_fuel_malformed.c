@@ -16,7 +16,8 @@
 #include "fuel_pass.h"
 #include "fuel_test_util.h"
 
-static void expect_error(const uint8_t *in, size_t len, const char *needle) {
+static void expect_error(const uint8_t *in, size_t len, const char *needle)
+{
     uint8_t *out = (uint8_t *)1;
     size_t out_len = 1;
     char err[256];
@@ -33,7 +34,8 @@ static void expect_error(const uint8_t *in, size_t len, const char *needle) {
 }
 
 /* A module with one () -> () function whose body is `body` (locals included). */
-static void with_body(tbuf *m, const uint8_t *body, size_t n) {
+static void with_body(tbuf *m, const uint8_t *body, size_t n)
+{
     tbuf t = {0};
     static const uint8_t type[] = {0x01, 0x60, 0x00, 0x00};
     static const uint8_t func[] = {0x01, 0x00};
@@ -48,15 +50,17 @@ static void with_body(tbuf *m, const uint8_t *body, size_t n) {
     tb_section(m, 10, &t);
 }
 
-static void expect_body_error(const uint8_t *body, size_t n, const char *needle) {
+static void expect_body_error(const uint8_t *body, size_t n, const char *needle)
+{
     tbuf m = {0};
     with_body(&m, body, n);
     expect_error(m.d, m.len, needle);
     tb_free(&m);
 }
-#define BODY_ERROR(arr, needle) expect_body_error(arr, sizeof arr, needle)
+#define BODY_ERROR(arr, needle) expect_body_error(arr, sizeof(arr), needle)
 
-static void test_header(void **state) {
+static void test_header(void **state)
+{
     static const uint8_t bad_magic[] = {0, 'a', 's', 'n', 1, 0, 0, 0};
     static const uint8_t bad_version[] = {0, 'a', 's', 'm', 2, 0, 0, 0};
     static const uint8_t short_header[] = {0, 'a', 's'};
@@ -78,14 +82,15 @@ static void test_header(void **state) {
                      -1);
 }
 
-static void test_bad_leb(void **state) {
+static void test_bad_leb(void **state)
+{
     /* Section size in six bytes. */
-    static const uint8_t too_long[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x01,
-                                       0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    static const uint8_t too_long[] = {0,    'a',  's',  'm',  1,    0,    0,   0,
+                                       0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
     expect_error(too_long, sizeof too_long, "LEB128");
     /* Five bytes, but bits above 32 set. */
-    static const uint8_t overflow[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x01,
-                                       0xFF, 0xFF, 0xFF, 0xFF, 0x7F};
+    static const uint8_t overflow[] = {0, 'a',  's',  'm',  1,    0,    0,
+                                       0, 0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F};
     expect_error(overflow, sizeof overflow, "overflows");
     /* LEB cut off by the end of the file. */
     static const uint8_t cut[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x01, 0x80};
@@ -99,7 +104,8 @@ static void test_bad_leb(void **state) {
     BODY_ERROR(s64, "LEB128");
 }
 
-static void test_unsupported_opcodes(void **state) {
+static void test_unsupported_opcodes(void **state)
+{
     static const uint8_t simd[] = {0x00, 0xFD, 0x0C, 0x0B};
     static const uint8_t threads[] = {0x00, 0xFE, 0x03, 0x00, 0x0B};
     static const uint8_t try_[] = {0x00, 0x06, 0x40, 0x0B, 0x0B};
@@ -120,7 +126,8 @@ static void test_unsupported_opcodes(void **state) {
     BODY_ERROR(simd, "byte offset 23 ");
 }
 
-static void test_bad_structure(void **state) {
+static void test_bad_structure(void **state)
+{
     static const uint8_t else_alone[] = {0x00, 0x05, 0x0B};
     static const uint8_t else_in_block[] = {0x00, 0x02, 0x40, 0x05, 0x0B, 0x0B};
     static const uint8_t no_end[] = {0x00, 0x01};
@@ -151,7 +158,8 @@ static void test_bad_structure(void **state) {
     BODY_ERROR(bad_type_idx, "call_indirect type index 5");
 }
 
-static void test_deep_nesting(void **state) {
+static void test_deep_nesting(void **state)
+{
     size_t depth = 70000;
     tbuf b = {0};
     tb_u8(&b, 0x00);
@@ -165,7 +173,8 @@ static void test_deep_nesting(void **state) {
     tb_free(&b);
 }
 
-static void test_bad_sections(void **state) {
+static void test_bad_sections(void **state)
+{
     tbuf m = {0}, t = {0};
     static const uint8_t type[] = {0x01, 0x60, 0x00, 0x00};
     static const uint8_t func[] = {0x01, 0x00};
@@ -236,28 +245,31 @@ static void test_bad_sections(void **state) {
     tb_free(&m);
 
     /* Forged vector count. */
-    static const uint8_t forged[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x01, 0x05,
-                                     0xFF, 0xFF, 0xFF, 0xFF, 0x0F};
+    static const uint8_t forged[] = {0,    'a',  's',  'm',  1,    0,    0,   0,
+                                     0x01, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F};
     expect_error(forged, sizeof forged, "count");
 
     /* v128 in a function type; a GC type form. */
-    static const uint8_t v128[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x01, 0x05,
-                                   0x01, 0x60, 0x01, 0x7B, 0x00};
+    static const uint8_t v128[] = {0,    'a',  's',  'm',  1,    0,    0,   0,
+                                   0x01, 0x05, 0x01, 0x60, 0x01, 0x7B, 0x00};
     expect_error(v128, sizeof v128, "SIMD");
-    static const uint8_t gc_type[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x01, 0x04, 0x01, 0x5F, 0x00, 0x00};
+    static const uint8_t gc_type[] = {0, 'a',  's',  'm',  1,    0,    0,
+                                      0, 0x01, 0x04, 0x01, 0x5F, 0x00, 0x00};
     expect_error(gc_type, sizeof gc_type, "GC");
 
     /* Shared memory, memory64, two memories. */
-    static const uint8_t shared[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x05, 0x04, 0x01, 0x03, 0x01, 0x01};
+    static const uint8_t shared[] = {0, 'a',  's',  'm',  1,    0,    0,
+                                     0, 0x05, 0x04, 0x01, 0x03, 0x01, 0x01};
     expect_error(shared, sizeof shared, "threads");
     static const uint8_t mem64[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x05, 0x03, 0x01, 0x04, 0x01};
     expect_error(mem64, sizeof mem64, "memory64");
-    static const uint8_t two[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x05, 0x05, 0x02, 0x00, 0x01, 0x00, 0x01};
+    static const uint8_t two[] = {0,    'a',  's',  'm',  1,    0,    0,   0,
+                                  0x05, 0x05, 0x02, 0x00, 0x01, 0x00, 0x01};
     expect_error(two, sizeof two, "multi-memory");
 
     /* Global initialiser that is not a constant expression. */
-    static const uint8_t gexpr[] = {0, 'a', 's', 'm', 1, 0, 0, 0, 0x06, 0x07,
-                                    0x01, 0x7F, 0x00, 0x41, 0x00, 0x45, 0x0B};
+    static const uint8_t gexpr[] = {0,    'a',  's',  'm',  1,    0,    0,    0,   0x06,
+                                    0x07, 0x01, 0x7F, 0x00, 0x41, 0x00, 0x45, 0x0B};
     expect_error(gexpr, sizeof gexpr, "constant expression");
 
     /* Custom section whose name runs past its end. */
@@ -265,7 +277,8 @@ static void test_bad_sections(void **state) {
     expect_error(cname, sizeof cname, "count");
 }
 
-static size_t section_ends(const uint8_t *m, size_t len, size_t *ends, size_t max) {
+static size_t section_ends(const uint8_t *m, size_t len, size_t *ends, size_t max)
+{
     tsec secs[64];
     int n = t_sections(m, len, secs, 64);
     assert_true(n > 0);
@@ -278,7 +291,8 @@ static size_t section_ends(const uint8_t *m, size_t len, size_t *ends, size_t ma
 
 /* Every strict prefix must fail, except those that end between sections and
  * happen to be complete modules on their own. */
-static void truncate_all(const char *path) {
+static void truncate_all(const char *path)
+{
     size_t len;
     uint8_t *full = t_read_file(path, &len);
     size_t ends[64];
@@ -306,20 +320,23 @@ static void truncate_all(const char *path) {
     free(full);
 }
 
-static void test_truncation(void **state) {
+static void test_truncation(void **state)
+{
     truncate_all(FUEL_TEST_WASM_DIR "/constructs.wasm");
     truncate_all(FUEL_TEST_WASM_DIR "/behaviour.wasm");
 }
 
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rng(void) {
+static uint64_t rng(void)
+{
     rng_state ^= rng_state << 13;
     rng_state ^= rng_state >> 7;
     rng_state ^= rng_state << 17;
     return rng_state;
 }
 
-static void mutate_all(const char *path, int rounds) {
+static void mutate_all(const char *path, int rounds)
+{
     size_t len;
     uint8_t *orig = t_read_file(path, &len);
     uint8_t *in = malloc(len);
@@ -354,12 +371,14 @@ static void mutate_all(const char *path, int rounds) {
     free(orig);
 }
 
-static void test_mutation_fuzz(void **state) {
+static void test_mutation_fuzz(void **state)
+{
     mutate_all(FUEL_TEST_WASM_DIR "/constructs.wasm", 20000);
     mutate_all(FUEL_TEST_WASM_DIR "/behaviour.wasm", 20000);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header),
         cmocka_unit_test(test_bad_leb),

@@ -19,10 +19,11 @@
 #include "fuel_pass.h"
 #include "fuel_test_util.h"
 
-#define WASM(name) FUEL_TEST_WASM_DIR "/" name ".wasm"
+#define WASM(name)  FUEL_TEST_WASM_DIR "/" name ".wasm"
 #define OUT_OF_FUEL "error: unreachable executed"
 
-static char *interp(const char *path) {
+static char *interp(const char *path)
+{
     const char *argv[] = {WASM_INTERP, "--run-all-exports", path, NULL};
     char *out;
     int rc = t_run(argv, &out);
@@ -31,13 +32,15 @@ static char *interp(const char *path) {
     return out;
 }
 
-static char *interp_metered(const char *path, int64_t budget) {
+static char *interp_metered(const char *path, int64_t budget)
+{
     const char *metered = t_tmp_path("metered.wasm");
     t_instrument_file(path, metered, budget);
     return interp(metered);
 }
 
-static void expect_output(const char *path, int64_t budget, const char *want) {
+static void expect_output(const char *path, int64_t budget, const char *want)
+{
     char *got = interp_metered(path, budget);
     if (strcmp(got, want) != 0)
         fail_msg("%s with budget %lld:\n--- got\n%s--- want\n%s", path, (long long)budget, got,
@@ -45,7 +48,8 @@ static void expect_output(const char *path, int64_t budget, const char *want) {
     free(got);
 }
 
-static void validate(const char *path) {
+static void validate(const char *path)
+{
     const char *argv[] = {WASM_VALIDATE, path, NULL};
     char *out;
     int rc = t_run(argv, &out);
@@ -54,7 +58,8 @@ static void validate(const char *path) {
     free(out);
 }
 
-static void test_constructs_validate(void **state) {
+static void test_constructs_validate(void **state)
+{
     const char *out = t_tmp_path("constructs.fuel.wasm");
     validate(WASM("constructs"));
     t_instrument_file(WASM("constructs"), out, 0);
@@ -63,7 +68,8 @@ static void test_constructs_validate(void **state) {
 
 #ifdef WASM2C
 /* wasm2c is what consumes the output in production. */
-static void test_constructs_wasm2c(void **state) {
+static void test_constructs_wasm2c(void **state)
+{
     const char *in = t_tmp_path("constructs.fuel.wasm");
     const char *c = t_tmp_path("constructs.fuel.c");
     t_instrument_file(WASM("constructs"), in, 0);
@@ -81,7 +87,8 @@ static void test_constructs_wasm2c(void **state) {
 }
 #endif
 
-static void test_behaviour_unchanged(void **state) {
+static void test_behaviour_unchanged(void **state)
+{
     char *plain = interp(WASM("behaviour"));
     /* Sanity: the module really computes and traps as intended. */
     assert_non_null(strstr(plain, "fib() => i32:610\n"));
@@ -95,7 +102,8 @@ static void test_behaviour_unchanged(void **state) {
 }
 
 /* The global starts at 0: the first charge makes it negative. */
-static void test_fresh_module_has_no_fuel(void **state) {
+static void test_fresh_module_has_no_fuel(void **state)
+{
     char *got = interp_metered(WASM("behaviour"), 0);
     assert_true(strncmp(got, "fib() => " OUT_OF_FUEL "\n", strlen("fib() => " OUT_OF_FUEL)) == 0);
     free(got);
@@ -106,7 +114,8 @@ static void test_fresh_module_has_no_fuel(void **state) {
  * c_classify 20. A budget equal to the running total must just suffice; one
  * less must trap at that export's final probe.
  */
-static void test_exact_accounting(void **state) {
+static void test_exact_accounting(void **state)
+{
     expect_output(WASM("accounting"), 282,
                   "a_sum() => i32:55\nb_fib() => i32:5\nc_classify() => i32:60\n");
     expect_output(WASM("accounting"), 281,
@@ -123,20 +132,23 @@ static void test_exact_accounting(void **state) {
                   "a_sum() => i32:55\nb_fib() => i32:5\nc_classify() => i32:60\n");
 }
 
-static void test_infinite_loop_runs_out(void **state) {
+static void test_infinite_loop_runs_out(void **state)
+{
     expect_output(WASM("spin_loop"), 1000, "spin() => " OUT_OF_FUEL "\n");
     expect_output(WASM("spin_loop"), 3000000, "spin() => " OUT_OF_FUEL "\n");
     expect_output(WASM("spin_call"), 1000, "spin_call() => " OUT_OF_FUEL "\n");
 }
 
-static void test_recursion_runs_out(void **state) {
+static void test_recursion_runs_out(void **state)
+{
     char *plain = interp(WASM("recurse"));
     assert_string_equal(plain, "recurse() => error: call stack exhausted\n");
     free(plain);
     expect_output(WASM("recurse"), 100, "recurse() => " OUT_OF_FUEL "\n");
 }
 
-static void test_cli(void **state) {
+static void test_cli(void **state)
+{
     const char *out = t_tmp_path("cli.wasm");
     char *msg;
     const char *ok[] = {VIV_FUEL_CLI, WASM("constructs"), out, NULL};
@@ -165,18 +177,16 @@ static void test_cli(void **state) {
     free(msg);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_constructs_validate),
 #ifdef WASM2C
         cmocka_unit_test(test_constructs_wasm2c),
 #endif
-        cmocka_unit_test(test_behaviour_unchanged),
-        cmocka_unit_test(test_fresh_module_has_no_fuel),
-        cmocka_unit_test(test_exact_accounting),
-        cmocka_unit_test(test_infinite_loop_runs_out),
-        cmocka_unit_test(test_recursion_runs_out),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_behaviour_unchanged), cmocka_unit_test(test_fresh_module_has_no_fuel),
+        cmocka_unit_test(test_exact_accounting),    cmocka_unit_test(test_infinite_loop_runs_out),
+        cmocka_unit_test(test_recursion_runs_out),  cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

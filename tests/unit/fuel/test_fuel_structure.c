@@ -31,7 +31,8 @@ typedef struct mspec {
     uint32_t defined_globals;  /* mutable i32 globals = 0 */
 } mspec;
 
-static void build(tbuf *m, const mspec *s) {
+static void build(tbuf *m, const mspec *s)
+{
     tbuf t = {0};
     tb_header(m);
 
@@ -78,7 +79,8 @@ static void build(tbuf *m, const mspec *s) {
     tb_section(m, 10, &t);
 }
 
-static void validate(const uint8_t *wasm, size_t len) {
+static void validate(const uint8_t *wasm, size_t len)
+{
     const char *path = t_tmp_path("structure.wasm");
     t_write_file(path, wasm, len);
     const char *argv[] = {WASM_VALIDATE, path, NULL};
@@ -89,7 +91,8 @@ static void validate(const uint8_t *wasm, size_t len) {
     free(out);
 }
 
-static uint8_t *instrument(const tbuf *m, size_t *out_len, viv_fuel_stats *st) {
+static uint8_t *instrument(const tbuf *m, size_t *out_len, viv_fuel_stats *st)
+{
     uint8_t *out;
     char err[256];
     int rc = viv_fuel_instrument(m->d, m->len, &out, out_len, st, err, sizeof err);
@@ -100,7 +103,8 @@ static uint8_t *instrument(const tbuf *m, size_t *out_len, viv_fuel_stats *st) {
 }
 
 static void expect_body(const uint8_t *out, size_t len, uint32_t index, const uint8_t *want,
-                        size_t want_len) {
+                        size_t want_len)
+{
     const uint8_t *body;
     size_t blen;
     assert_true(t_body(out, len, index, &body, &blen));
@@ -116,11 +120,15 @@ static void expect_body(const uint8_t *out, size_t len, uint32_t index, const ui
     }
 }
 
-#define FN(type, arr) {type, arr, sizeof arr}
+#define FN(type, arr)                                                                              \
+    {                                                                                              \
+        (type), (arr), sizeof(arr)                                                                 \
+    }
 
 /* One function, fuel global index 0: checks the exact rewritten body. */
 static void check_single(uint32_t type, const uint8_t *in, size_t in_len, const uint8_t *want,
-                         size_t want_len) {
+                         size_t want_len)
+{
     fn f = {type, in, in_len};
     mspec s = {&f, 1, 0, 0, 0};
     tbuf m = {0};
@@ -131,54 +139,57 @@ static void check_single(uint32_t type, const uint8_t *in, size_t in_len, const 
     free(out);
     tb_free(&m);
 }
-#define CHECK_SINGLE(type, in, want) check_single(type, in, sizeof in, want, sizeof want)
+#define CHECK_SINGLE(type, in, want) check_single(type, in, sizeof(in), want, sizeof(want))
 
-static void test_if_else(void **state) {
-    static const uint8_t in[] = {0x00, 0x20, 0x00, 0x04, 0x7F, 0x41, 0x01,
-                                 0x05, 0x41, 0x02, 0x0B, 0x0B};
+static void test_if_else(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x20, 0x00, 0x04, 0x7F, 0x41,
+                                 0x01, 0x05, 0x41, 0x02, 0x0B, 0x0B};
     /* local.get + if = 2; then-arm const + else = 1; else-arm const + end = 1. */
-    static const uint8_t want[] = {0x00,        CHARGE(0, 2), CHECK(0),     0x20, 0x00,
-                                   0x04,        0x7F,         CHARGE(0, 1), 0x41, 0x01,
-                                   0x05,        CHARGE(0, 1), 0x41,         0x02, 0x0B,
-                                   0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 2), CHECK(0), 0x20, 0x00, 0x04,
+                                   0x7F, CHARGE(0, 1), 0x41,     0x01, 0x05, CHARGE(0, 1),
+                                   0x41, 0x02,         0x0B,     0x0B};
     CHECK_SINGLE(T_I_I, in, want);
 }
 
-static void test_loop_countdown(void **state) {
+static void test_loop_countdown(void **state)
+{
     static const uint8_t in[] = {0x00, 0x02, 0x40, 0x03, 0x40, 0x20, 0x00, 0x45, 0x0D, 0x01, 0x20,
                                  0x00, 0x41, 0x01, 0x6B, 0x21, 0x00, 0x0C, 0x00, 0x0B, 0x0B, 0x0B};
     /* Entry is free (block, loop) but still checked; the loop header is
      * charged 3 and checked; the rest of the body up to br is 5. */
-    static const uint8_t want[] = {0x00, CHECK(0),     0x02,     0x40, 0x03, 0x40,
-                                   CHARGE(0, 3),       CHECK(0), 0x20, 0x00, 0x45,
-                                   0x0D, 0x01,         CHARGE(0, 5),   0x20, 0x00,
-                                   0x41, 0x01,         0x6B,     0x21, 0x00, 0x0C,
-                                   0x00, 0x0B,         0x0B,     0x0B};
+    static const uint8_t want[] = {0x00,     CHECK(0), 0x02, 0x40, 0x03, 0x40, CHARGE(0, 3),
+                                   CHECK(0), 0x20,     0x00, 0x45, 0x0D, 0x01, CHARGE(0, 5),
+                                   0x20,     0x00,     0x41, 0x01, 0x6B, 0x21, 0x00,
+                                   0x0C,     0x00,     0x0B, 0x0B, 0x0B};
     CHECK_SINGLE(T_I_V, in, want);
 }
 
-static void test_free_ops_br_table_unreachable(void **state) {
+static void test_free_ops_br_table_unreachable(void **state)
+{
     static const uint8_t in[] = {0x00, 0x01, 0x41, 0x05, 0x1A, 0x02, 0x40, 0x41,
                                  0x00, 0x0E, 0x01, 0x00, 0x00, 0x0B, 0x00, 0x0B};
     /* nop, drop and block are free: const, const, br_table = 3. */
-    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0), 0x01, 0x41, 0x05, 0x1A,
-                                   0x02, 0x40,         0x41,     0x00, 0x0E, 0x01, 0x00,
-                                   0x00, 0x0B,         CHARGE(0, 1),   0x00, 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0),     0x01, 0x41, 0x05, 0x1A,
+                                   0x02, 0x40,         0x41,         0x00, 0x0E, 0x01, 0x00,
+                                   0x00, 0x0B,         CHARGE(0, 1), 0x00, 0x0B};
     CHECK_SINGLE(T_V_V, in, want);
 }
 
-static void test_return_starts_segment(void **state) {
+static void test_return_starts_segment(void **state)
+{
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x0F, 0x41, 0x02, 0x0B};
     static const uint8_t want[] = {0x00, CHARGE(0, 2), CHECK(0), 0x41, 0x01,
                                    0x0F, CHARGE(0, 1), 0x41,     0x02, 0x0B};
     CHECK_SINGLE(T_I_I, in, want);
 }
 
-static void test_calls_do_not_split(void **state) {
+static void test_calls_do_not_split(void **state)
+{
     static const uint8_t caller[] = {0x00, 0x41, 0x07, 0x10, 0x01, 0x10, 0x01, 0x1A, 0x0B};
     static const uint8_t callee[] = {0x00, 0x20, 0x00, 0x0B};
-    static const uint8_t want_caller[] = {0x00, CHARGE(0, 3), CHECK(0), 0x41, 0x07,
-                                          0x10, 0x01,         0x10,     0x01, 0x1A, 0x0B};
+    static const uint8_t want_caller[] = {0x00, CHARGE(0, 3), CHECK(0), 0x41, 0x07, 0x10,
+                                          0x01, 0x10,         0x01,     0x1A, 0x0B};
     static const uint8_t want_callee[] = {0x00, CHARGE(0, 1), CHECK(0), 0x20, 0x00, 0x0B};
     fn fns[] = {FN(T_V_V, caller), FN(T_I_I, callee)};
     mspec s = {fns, 2, 0, 0, 0};
@@ -196,14 +207,16 @@ static void test_calls_do_not_split(void **state) {
     tb_free(&m);
 }
 
-static void test_locals_kept(void **state) {
+static void test_locals_kept(void **state)
+{
     static const uint8_t in[] = {0x02, 0x01, 0x7F, 0x03, 0x7E, 0x0B};
     static const uint8_t want[] = {0x02, 0x01, 0x7F, 0x03, 0x7E, CHECK(0), 0x0B};
     CHECK_SINGLE(T_V_V, in, want);
 }
 
 /* A cost of 70 needs a two-byte signed LEB (one byte holds up to 63). */
-static void test_multibyte_cost(void **state) {
+static void test_multibyte_cost(void **state)
+{
     tbuf in = {0}, want = {0};
     static const uint8_t pair[] = {0x41, 0x00, 0x1A};
     static const uint8_t head[] = {0x00, 0x23, 0x00, 0x42, 0xC6, 0x00, 0x7D, 0x24, 0x00, CHECK(0)};
@@ -221,13 +234,13 @@ static void test_multibyte_cost(void **state) {
 }
 
 /* Type index 64 is a two-byte s33 (0xC0 0x00), easy to mistake for a value type. */
-static void test_typeidx_blocktype_select_t_signext(void **state) {
+static void test_typeidx_blocktype_select_t_signext(void **state)
+{
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x02, 0xC0, 0x00, 0x41, 0x02, 0x6A, 0x0B,
                                  0xC0, 0x41, 0x03, 0x41, 0x00, 0x1C, 0x01, 0x7F, 0x1A, 0x0B};
-    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0), 0x41, 0x01, 0x02, 0xC0,
-                                   0x00, 0x41,         0x02,     0x6A, 0x0B, CHARGE(0, 4),
-                                   0xC0, 0x41,         0x03,     0x41, 0x00, 0x1C,
-                                   0x01, 0x7F,         0x1A,     0x0B};
+    static const uint8_t want[] = {
+        0x00,         CHARGE(0, 3), CHECK(0), 0x41, 0x01, 0x02, 0xC0, 0x00, 0x41, 0x02, 0x6A, 0x0B,
+        CHARGE(0, 4), 0xC0,         0x41,     0x03, 0x41, 0x00, 0x1C, 0x01, 0x7F, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
     mspec s = {&f, 1, 62, 0, 0};
     tbuf m = {0};
@@ -239,7 +252,8 @@ static void test_typeidx_blocktype_select_t_signext(void **state) {
     tb_free(&m);
 }
 
-static const tsec *find(const tsec *secs, int n, uint8_t id) {
+static const tsec *find(const tsec *secs, int n, uint8_t id)
+{
     for (int i = 0; i < n; i++)
         if (secs[i].id == id)
             return &secs[i];
@@ -247,7 +261,8 @@ static const tsec *find(const tsec *secs, int n, uint8_t id) {
 }
 
 static void expect_fuel_export(const uint8_t *out, const tsec *secs, int n, uint32_t count,
-                               uint32_t index) {
+                               uint32_t index)
+{
     const tsec *e = find(secs, n, 7);
     assert_non_null(e);
     size_t pos = e->content;
@@ -265,7 +280,8 @@ static void expect_fuel_export(const uint8_t *out, const tsec *secs, int n, uint
     assert_int_equal(pos, e->content + e->size);
 }
 
-static void test_index_after_imported_and_defined_globals(void **state) {
+static void test_index_after_imported_and_defined_globals(void **state)
+{
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x1A, 0x0B};
     static const uint8_t want[] = {0x00, CHARGE(3, 1), CHECK(3), 0x41, 0x01, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
@@ -291,10 +307,11 @@ static void test_index_after_imported_and_defined_globals(void **state) {
     tb_free(&m);
 }
 
-static void test_multibyte_global_index(void **state) {
+static void test_multibyte_global_index(void **state)
+{
     static const uint8_t in[] = {0x00, 0x0B};
-    static const uint8_t want[] = {0x00, 0x23, 0xC8, 0x01, 0x42, 0x00, 0x53,
-                                   0x04, 0x40, 0x00, 0x0B, 0x0B};
+    static const uint8_t want[] = {0x00, 0x23, 0xC8, 0x01, 0x42, 0x00,
+                                   0x53, 0x04, 0x40, 0x00, 0x0B, 0x0B};
     fn f = FN(T_V_V, in);
     mspec s = {&f, 1, 0, 0, 200};
     tbuf m = {0};
@@ -309,7 +326,8 @@ static void test_multibyte_global_index(void **state) {
     tb_free(&m);
 }
 
-static void test_initial_value(void **state) {
+static void test_initial_value(void **state)
+{
     static const uint8_t in[] = {0x00, 0x0B};
     fn f = FN(T_V_V, in);
     mspec s = {&f, 1, 0, 0, 0};
@@ -319,15 +337,15 @@ static void test_initial_value(void **state) {
         int64_t v;
         uint8_t enc[4];
         size_t n;
-    } cases[] = {{1000000, {0xC0, 0x84, 0x3D}, 3}, {-1, {0x7F}, 1}, {63, {0x3F}, 1},
-                 {64, {0xC0, 0x00}, 2}};
+    } cases[] = {
+        {1000000, {0xC0, 0x84, 0x3D}, 3}, {-1, {0x7F}, 1}, {63, {0x3F}, 1}, {64, {0xC0, 0x00}, 2}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         uint8_t *out;
         size_t len;
         char err[256];
-        assert_int_equal(viv_fuel_instrument_initial(m.d, m.len, cases[c].v, &out, &len, NULL,
-                                                     err, sizeof err),
-                         0);
+        assert_int_equal(
+            viv_fuel_instrument_initial(m.d, m.len, cases[c].v, &out, &len, NULL, err, sizeof err),
+            0);
         tsec secs[16];
         int n = t_sections(out, len, secs, 16);
         const tsec *g = find(secs, n, 6);
@@ -341,7 +359,8 @@ static void test_initial_value(void **state) {
     tb_free(&m);
 }
 
-static void custom(tbuf *m, const char *name, const char *payload) {
+static void custom(tbuf *m, const char *name, const char *payload)
+{
     tbuf c = {0};
     tb_u32(&c, (uint32_t)strlen(name));
     tb_put(&c, name, strlen(name));
@@ -349,7 +368,8 @@ static void custom(tbuf *m, const char *name, const char *payload) {
     tb_section(m, 0, &c);
 }
 
-static void minimal_funcs(tbuf *m, bool types, bool funcs, bool code) {
+static void minimal_funcs(tbuf *m, bool types, bool funcs, bool code)
+{
     tbuf t = {0};
     static const uint8_t type[] = {0x01, 0x60, 0x00, 0x00};
     static const uint8_t func[] = {0x01, 0x00};
@@ -368,7 +388,8 @@ static void minimal_funcs(tbuf *m, bool types, bool funcs, bool code) {
     }
 }
 
-static void expect_ids(const tbuf *m, const uint8_t *ids, int nids) {
+static void expect_ids(const tbuf *m, const uint8_t *ids, int nids)
+{
     size_t len;
     uint8_t *out = instrument(m, &len, NULL);
     tsec secs[16];
@@ -379,7 +400,8 @@ static void expect_ids(const tbuf *m, const uint8_t *ids, int nids) {
     free(out);
 }
 
-static void test_sections_created_in_order(void **state) {
+static void test_sections_created_in_order(void **state)
+{
     tbuf m = {0};
     tb_header(&m);
     minimal_funcs(&m, true, true, true);
@@ -416,7 +438,8 @@ static void test_sections_created_in_order(void **state) {
     tb_free(&m);
 }
 
-static void test_custom_sections_stay_in_place(void **state) {
+static void test_custom_sections_stay_in_place(void **state)
+{
     tbuf m = {0};
     tb_header(&m);
     custom(&m, "a", "first");
@@ -443,8 +466,7 @@ static void test_custom_sections_stay_in_place(void **state) {
         while (out_secs[ci].id != 0)
             ci++;
         assert_int_equal(out_secs[ci].size, in_secs[i].size);
-        assert_memory_equal(out + out_secs[ci].content, m.d + in_secs[i].content,
-                            in_secs[i].size);
+        assert_memory_equal(out + out_secs[ci].content, m.d + in_secs[i].content, in_secs[i].size);
         ci++;
     }
     free(out);
@@ -452,7 +474,8 @@ static void test_custom_sections_stay_in_place(void **state) {
 }
 
 /* Everything but the global, export and code sections is copied verbatim. */
-static void test_other_sections_verbatim(void **state) {
+static void test_other_sections_verbatim(void **state)
+{
     size_t len, out_len;
     uint8_t *in = t_read_file(FUEL_TEST_WASM_DIR "/constructs.wasm", &len);
     uint8_t *out;
@@ -473,7 +496,8 @@ static void test_other_sections_verbatim(void **state) {
     free(out);
 }
 
-static void test_existing_exports_kept(void **state) {
+static void test_existing_exports_kept(void **state)
+{
     tbuf m = {0}, t = {0};
     tb_header(&m);
     minimal_funcs(&m, true, true, false);
@@ -501,7 +525,8 @@ static void test_existing_exports_kept(void **state) {
     tb_free(&m);
 }
 
-int main(void) {
+int main(void)
+{
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_if_else),
         cmocka_unit_test(test_loop_countdown),
