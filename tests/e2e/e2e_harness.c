@@ -301,8 +301,9 @@ json_t *e2e_json(e2e_run *r)
         return r->json;
     }
     json_error_t je;
-    /* JSON_REJECT_DUPLICATES: a field written twice is a malformed result. */
-    r->json = json_loadb(r->out, r->out_len, JSON_REJECT_DUPLICATES, &je);
+    /* A field written twice is a malformed result; NUL is legal guest
+     * output and must survive as \u0000. */
+    r->json = json_loadb(r->out, r->out_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (r->json == NULL || !json_is_object(r->json)) {
         fail_msg("--json output is not one JSON object (%s at %d:%d); exit %d\n"
                  "stdout: %.2000s\nstderr: %.2000s",

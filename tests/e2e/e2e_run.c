@@ -528,6 +528,15 @@ static void test_json_fields_trapped_run(void **state)
 }
 
 /* Bytes that are not UTF-8 must not break the JSON document. */
+static int count_char(const char *s, char c)
+{
+    int n = 0;
+    for (; *s; s++) {
+        n += *s == c;
+    }
+    return n;
+}
+
 static void test_non_utf8_output(void **state)
 {
     (void)state;
@@ -551,6 +560,35 @@ static void test_non_utf8_output(void **state)
     assert_memory_equal(r.out, "A\xff\xfe" "B", 4);
     assert_int_equal(r.err_len, 3);
     assert_memory_equal(r.err, "\xc3\x28\x80", 3);
+    e2e_run_free(&r);
+}
+
+/* Every character the guest can print survives the trip through JSON:
+ * control characters, NUL, quotes, backslashes, characters outside the BMP;
+ * and byte sequences that are not valid UTF-8 (surrogates, overlong forms,
+ * code points past U+10FFFF, a truncated sequence) still give valid JSON
+ * with the valid bytes around them intact. */
+static void test_json_escaping(void **state)
+{
+    (void)state;
+    e2e_run r;
+    E2E_RUN(&r, "run", "--json", "-c",
+            "import sys; sys.stdout.write('a\\x00b\\x01\\t\"\\\\\\x7f\\u2028\\U0001F600\\n')");
+    e2e_expect_exit(&r, 0);
+    json_t *out = json_object_get(e2e_json(&r), "stdout");
+    static const char want[] = "a\0b\x01\t\"\\\x7f\xe2\x80\xa8\xf0\x9f\x98\x80\n";
+    assert_true(json_is_string(out));
+    assert_int_equal(json_string_length(out), sizeof want - 1);
+    assert_memory_equal(json_string_value(out), want, sizeof want - 1);
+    e2e_run_free(&r);
+
+    E2E_RUN(&r, "run", "--json", "-c",
+            "import sys; sys.stdout.buffer.write("
+            "b'<\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\xc0\\xaf|\\xe2\\x82')");
+    e2e_expect_exit(&r, 0);
+    const char *s = e2e_jstr(e2e_json(&r), "stdout");
+    assert_true(s[0] == '<');
+    assert_int_equal(count_char(s, '|'), 3);
     e2e_run_free(&r);
 }
 
@@ -599,6 +637,7 @@ int main(void)
         cmocka_unit_test(test_json_fields_clean_run),
         cmocka_unit_test(test_json_fields_trapped_run),
         cmocka_unit_test(test_non_utf8_output),
+        cmocka_unit_test(test_json_escaping),
         cmocka_unit_test(test_unicode_round_trip),
     };
     return cmocka_run_group_tests_name("e2e_run", tests, NULL, NULL);
