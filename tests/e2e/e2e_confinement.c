@@ -532,6 +532,93 @@ static void test_temporary_workspace_removed(void **state)
     e2e_run_free(&r);
 }
 
+/* Removing the temporary workspace touches nothing else in $TMPDIR: not a
+ * neighbour's file, not a directory that merely looks like a workspace,
+ * not what a link left behind by the guest would point at. */
+static void test_temporary_workspace_cleanup_is_precise(void **state)
+{
+    const char *tmp = *state;
+    char keep[PATH_MAX], decoy[PATH_MAX], decoy_file[PATH_MAX], env_tmp[PATH_MAX + 16];
+    e2e_path(keep, tmp, "keep.txt");
+    e2e_write(keep, "keep");
+    e2e_path(decoy, tmp, "vivarium-workspace-decoy");
+    assert_int_equal(mkdir(decoy, 0755), 0);
+    e2e_path(decoy_file, decoy, "inside.txt");
+    e2e_write(decoy_file, "inside");
+    snprintf(env_tmp, sizeof env_tmp, "TMPDIR=%s", tmp);
+    e2e_opts o = {.env = E2E_ENV(env_tmp)};
+
+    e2e_run r;
+    e2e_exec(&r, &o,
+             E2E_ARGV("run", "-c",
+                      "import os\n"
+                      "for target, name in [('..', 'up'), ('../keep.txt', 'k'),\n"
+                      "                     ('../vivarium-workspace-decoy', 'd')]:\n"
+                      "    try:\n"
+                      "        os.symlink(target, '/app/' + name)\n"
+                      "    except OSError:\n"
+                      "        pass\n"
+                      "open('/app/mine.txt', 'w').write('mine')\n"
+                      "print('done')\n"));
+    e2e_expect_exit(&r, 0);
+    assert_string_equal(r.out, "done\n");
+    e2e_run_free(&r);
+
+    assert_int_equal(e2e_count_entries(tmp, NULL), 2);
+    char *c = e2e_slurp(keep, NULL);
+    assert_non_null(c);
+    assert_string_equal(c, "keep");
+    free(c);
+    c = e2e_slurp(decoy_file, NULL);
+    assert_non_null(c);
+    assert_string_equal(c, "inside");
+    free(c);
+}
+
+/* The guest may change what is in /app, never /app itself. */
+static void test_workspace_root_survives(void **state)
+{
+    const char *tmp = *state;
+    char ws[PATH_MAX];
+    e2e_path(ws, tmp, "ws");
+    assert_int_equal(mkdir(ws, 0755), 0);
+    e2e_run r;
+    E2E_RUN(&r, "run", "--workspace", ws, "-c",
+            ATTEMPT_PRELUDE
+            "attempt('rmdir', lambda: os.rmdir('/app'))\n"
+            "attempt('rename', lambda: os.rename('/app', '/app2'))\n"
+            "attempt('rmdir_dot', lambda: os.rmdir('/app/.'))\n");
+    expect_all_denied(&r, 3);
+    e2e_run_free(&r);
+    struct stat st;
+    assert_int_equal(stat(ws, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+}
+
+/* A FIFO the host left in the workspace must not let a read block the
+ * run past its deadline. */
+static void test_workspace_fifo_cannot_hang_run(void **state)
+{
+    const char *tmp = *state;
+    char ws[PATH_MAX], fifo[PATH_MAX];
+    e2e_path(ws, tmp, "ws");
+    assert_int_equal(mkdir(ws, 0755), 0);
+    e2e_path(fifo, ws, "fifo");
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    e2e_run r;
+    E2E_RUN(&r, "run", "--workspace", ws, "--timeout", "1", "-c",
+            "try:\n"
+            "    print(open('/app/fifo').read())\n"
+            "except OSError:\n"
+            "    print('refused')\n");
+    assert_true(r.exit_code == 0 || r.exit_code == 124);
+    assert_true(r.elapsed_s < 3.0);
+    if (r.exit_code == 0) {
+        assert_string_equal(r.out, "refused\n");
+    }
+    e2e_run_free(&r);
+}
+
 /* ---- environment -------------------------------------------------------- */
 
 static const char *const canary_env[] = {
@@ -621,6 +708,9 @@ int main(void)
         T(test_workspace_writes_land_on_host),
         T(test_program_not_left_in_workspace),
         T(test_temporary_workspace_removed),
+        T(test_temporary_workspace_cleanup_is_precise),
+        T(test_workspace_root_survives),
+        T(test_workspace_fifo_cannot_hang_run),
         T(test_env_only_policy_and_given),
         T(test_env_canary_not_reachable),
         T(test_env_values),
