@@ -146,6 +146,12 @@ static int64_t *glue_fuel(void *inst)
     return (int64_t *)Z_guestZ_vivarium_fuel((Z_guest_instance_t *)inst);
 }
 #endif
+#if VIV_GUEST_FUEL_VERSION >= 2
+static int32_t *glue_interrupt(void *inst)
+{
+    return (int32_t *)Z_guestZ_vivarium_interrupt((Z_guest_instance_t *)inst);
+}
+#endif
 
 static const viv_guest_artifact descriptor = {
     .abi_version = VIV_GUEST_ABI_VERSION,
@@ -164,6 +170,11 @@ static const viv_guest_artifact descriptor = {
     .fuel = glue_fuel,
 #else
     .fuel = NULL,
+#endif
+#if VIV_GUEST_FUEL_VERSION >= 2
+    .interrupt = glue_interrupt,
+#else
+    .interrupt = NULL,
 #endif
 };
 

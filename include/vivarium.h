@@ -131,58 +131,14 @@ VIV_API viv_status viv_policy_set_guest_mount_path(viv_policy *p, const char *gu
 VIV_API viv_status viv_policy_set_guest_data_path(viv_policy *p, const char *guest_path,
                                                   viv_error *err);
 VIV_API viv_status viv_policy_set_preserve_logs(viv_policy *p, bool preserve, viv_error *err);
+/* Every execution runs in a child process behind a second wall: no new
+ * privileges, rlimits, a Landlock ruleset allowing only its mounts, and a
+ * seccomp allow-list. Where the kernel lacks Landlock or seccomp the run
+ * goes ahead behind WebAssembly alone and the result's metadata says so;
+ * with require=true it is refused instead (VIV_EHOST). Default false. */
+VIV_API viv_status viv_policy_set_require_kernel_isolation(viv_policy *p, bool require,
+                                                           viv_error *err);
 
-
-/* ---- sandbox -------------------------------------------------------------- */
-
-typedef struct viv_sandbox viv_sandbox;
-
-/*
- * Load a guest and bind a policy (copied). guest_wasm_path selects the
- * module; NULL means the default guest installed with Vivarium. The module's
- * compiled artifact is found next to it ("X.wasm" -> "X.so") or in the
- * artifact cache. Errors: VIV_ENOENT (module missing; error.path),
- * VIV_ENOGUEST (no artifact; the message says how to compile one),
- * VIV_EPOLICY (error.field).
- */
-VIV_API viv_status viv_sandbox_create(const viv_policy *policy, const char *guest_wasm_path,
-                                      viv_sandbox **out, viv_error *err);
-VIV_API void viv_sandbox_destroy(viv_sandbox *sb);
-
-/* Optional per-execution inputs. Zero-initialise, then set what you need. */
-typedef struct viv_exec_options {
-    const char *filename;  /* name the program is shown under; default "main.py" */
-    const char *const *args; /* extra sys.argv entries after the program */
-    size_t nargs;
-    const uint8_t *stdin_data; /* borrowed; NULL: empty stdin */
-    size_t stdin_len;
-    /* Called with guest output as it arrives (already within the caps).
-     * stream is 1 for stdout, 2 for stderr. May be NULL. */
-    void (*on_output)(void *user, int stream, const char *bytes, size_t len);
-    void *user;
-} viv_exec_options;
-
-typedef struct viv_result viv_result;
-
-/*
- * Run `code` (Python source, len bytes) under the sandbox's policy. On
- * VIV_OK, *out holds the result whatever the guest did (errors in the guest
- * are results, not statuses). A non-OK status means nothing ran.
- */
-VIV_API viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
-                                       const viv_exec_options *opts, viv_result **out,
-                                       viv_error *err);
-
-/*
- * Check that `code` compiles as Python, inside the sandbox and under its
- * policy, without running it: Python's compile(code, "<sandbox>", "exec").
- * On VIV_OK, *valid says whether it compiled; if not and message is
- * non-NULL, *message (malloc'd, free() it) holds Python's error, naming
- * "<sandbox>" and the line. A non-OK status means validation itself could
- * not finish (for example it ran out of fuel on a huge input).
- */
-VIV_API viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t len,
-                                             bool *valid, char **message, viv_error *err);
 
 /* ---- structured events ----------------------------------------------------- */
 
@@ -220,6 +176,61 @@ VIV_API viv_status viv_logger_add_callback(viv_logger *logger, viv_log_fn fn, vo
                                            viv_error *err);
 /* Events below this level are dropped (default VIV_LOG_INFO). */
 VIV_API void viv_logger_set_level(viv_logger *logger, viv_log_level level);
+
+/* ---- sandbox -------------------------------------------------------------- */
+
+typedef struct viv_sandbox viv_sandbox;
+
+/*
+ * Load a guest and bind a policy (copied). guest_wasm_path selects the
+ * module; NULL means the default guest installed with Vivarium. The module's
+ * compiled artifact is found next to it ("X.wasm" -> "X.so") or in the
+ * artifact cache. Errors: VIV_ENOENT (module missing; error.path),
+ * VIV_ENOGUEST (no artifact; the message says how to compile one),
+ * VIV_EPOLICY (error.field).
+ */
+VIV_API viv_status viv_sandbox_create(const viv_policy *policy, const char *guest_wasm_path,
+                                      viv_sandbox **out, viv_error *err);
+VIV_API void viv_sandbox_destroy(viv_sandbox *sb);
+
+/* Send this sandbox's events to logger (borrowed: it must outlive the
+ * sandbox, or be detached with NULL first). */
+VIV_API void viv_sandbox_set_logger(viv_sandbox *sb, viv_logger *logger);
+
+/* Optional per-execution inputs. Zero-initialise, then set what you need. */
+typedef struct viv_exec_options {
+    const char *filename;  /* name the program is shown under; default "main.py" */
+    const char *const *args; /* extra sys.argv entries after the program */
+    size_t nargs;
+    const uint8_t *stdin_data; /* borrowed; NULL: empty stdin */
+    size_t stdin_len;
+    /* Called with guest output as it arrives (already within the caps).
+     * stream is 1 for stdout, 2 for stderr. May be NULL. */
+    void (*on_output)(void *user, int stream, const char *bytes, size_t len);
+    void *user;
+} viv_exec_options;
+
+typedef struct viv_result viv_result;
+
+/*
+ * Run `code` (Python source, len bytes) under the sandbox's policy. On
+ * VIV_OK, *out holds the result whatever the guest did (errors in the guest
+ * are results, not statuses). A non-OK status means nothing ran.
+ */
+VIV_API viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
+                                       const viv_exec_options *opts, viv_result **out,
+                                       viv_error *err);
+
+/*
+ * Check that `code` compiles as Python, inside the sandbox and under its
+ * policy, without running it: Python's compile(code, "<sandbox>", "exec").
+ * On VIV_OK, *valid says whether it compiled; if not and message is
+ * non-NULL, *message (malloc'd, free() it) holds Python's error, naming
+ * "<sandbox>" and the line. A non-OK status means validation itself could
+ * not finish (for example it ran out of fuel on a huge input).
+ */
+VIV_API viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t len,
+                                             bool *valid, char **message, viv_error *err);
 
 /* ---- sessions ------------------------------------------------------------ */
 
@@ -377,6 +388,8 @@ VIV_API uint64_t viv_result_memory_used_bytes(const viv_result *r);
 VIV_API uint64_t viv_result_memory_limit_bytes(const viv_result *r);
 VIV_API uint32_t viv_result_memory_pages(const viv_result *r);
 VIV_API double viv_result_duration_ms(const viv_result *r);
+/* The id carried by this execution's log events (32 hex digits). */
+VIV_API const char *viv_result_execution_id(const viv_result *r);
 
 /* The whole result as one JSON object (documented in docs/result.md).
  * *json is malloc'd; free it with free(). */

@@ -23,7 +23,7 @@
 
 #include <wasm-rt.h>
 
-#define VIV_GUEST_ABI_VERSION 1u
+#define VIV_GUEST_ABI_VERSION 2u
 #define VIV_GUEST_ENTRY_SYMBOL "vivarium_guest_artifact_v1"
 #define VIV_GUEST_MODULE_NAME "guest"
 
@@ -151,6 +151,9 @@ typedef struct viv_guest_artifact {
     wasm_rt_memory_t *(*memory)(void *instance);
     /* The fuel global appended by the metering pass; NULL if unmetered. */
     int64_t *(*fuel)(void *instance);
+    /* The interrupt flag the pass checks with the fuel (pass version 2);
+     * setting it to 1 stops the guest at its next check. NULL if absent. */
+    int32_t *(*interrupt)(void *instance);
 } viv_guest_artifact;
 
 typedef const viv_guest_artifact *(*viv_guest_entry_fn)(void);

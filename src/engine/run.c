@@ -45,12 +45,7 @@ void viv_engine_exit(uint32_t code)
 void viv_engine_deadline_reached(void)
 {
     viv_store *s = current_store;
-    if (!s->interrupted) {
-        s->interrupted = 1;
-        if (s->fuel != NULL) {
-            s->fuel_at_interrupt = *s->fuel;
-        }
-    }
+    s->interrupted = 1;
     viv_store_unwind(s, VIV_UNWIND_DEADLINE);
 }
 
@@ -79,11 +74,10 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     signal(sig, SIG_DFL);
 }
 
-/* The deadline timer fires on this thread. Forcing the fuel negative makes
- * the next metering check trap, so a busy guest stops within a few
- * instructions at no cost to the fast path. The timer repeats every few
- * milliseconds because the guest may be between loading and storing the
- * fuel global and overwrite one forced value. */
+/* The deadline timer fires on this thread. Setting the interrupt flag makes
+ * the guest trap at its next metering check (every loop header and function
+ * entry), so a busy guest stops within microseconds at no cost to the fast
+ * path. Blocking WASI calls watch the deadline themselves. */
 static void on_alarm(int sig)
 {
     (void)sig;
@@ -91,14 +85,9 @@ static void on_alarm(int sig)
     if (s == NULL || !s->active) {
         return;
     }
-    if (!s->interrupted) {
-        s->interrupted = 1;
-        if (s->fuel != NULL) {
-            s->fuel_at_interrupt = *s->fuel;
-        }
-    }
-    if (s->fuel != NULL) {
-        *s->fuel = INT64_MIN / 2;
+    s->interrupted = 1;
+    if (s->interrupt != NULL) {
+        *s->interrupt = 1;
     }
 }
 
@@ -178,7 +167,9 @@ static void arm_deadline(activation *act)
     struct itimerspec its = {
         .it_value = {.tv_sec = (time_t)(deadline / 1000000000u),
                      .tv_nsec = (long)(deadline % 1000000000u)},
-        .it_interval = {.tv_sec = 0, .tv_nsec = 2 * 1000 * 1000},
+        /* One shot: the flag stays set, and no guest code path can run far
+         * without passing a check. */
+        .it_interval = {.tv_sec = 0, .tv_nsec = 0},
     };
     if (timer_settime(act->timer, TIMER_ABSTIME, &its, NULL) != 0) {
         snprintf(act->store->host_error, sizeof act->store->host_error,
@@ -205,6 +196,10 @@ static void guest_main(void)
             s->fuel = art->fuel(act->instance);
             *s->fuel = act->params->limits.fuel;
         }
+        if (art->interrupt != NULL) {
+            s->interrupt = art->interrupt(act->instance);
+            *s->interrupt = 0;
+        }
         arm_deadline(act);
         art->start(act->instance);
     }
@@ -228,7 +223,9 @@ static void classify(const activation *act, viv_engine_outcome *out)
     bool fuel_negative = s->fuel != NULL && *s->fuel < 0;
 
     if (s->fuel != NULL) {
-        int64_t left = s->interrupted ? s->fuel_at_interrupt : *s->fuel;
+        /* The pass stores its counter to the global before every call,
+         * return and trap, so this is what the guest was charged. */
+        int64_t left = *s->fuel;
         /* An overdrawn budget was spent in full: the trap fires at the first
          * check after the counter crosses zero. */
         out->fuel_consumed = left < 0 ? budget : budget - left;
@@ -250,7 +247,7 @@ static void classify(const activation *act, viv_engine_outcome *out)
         snprintf(out->message, sizeof out->message, "%s", s->host_error);
         return;
     case WASM_RT_TRAP_UNREACHABLE:
-        if (fuel_negative && s->interrupted) {
+        if (s->interrupted && (fuel_negative || (s->interrupt != NULL && *s->interrupt))) {
             out->end = VIV_END_TIMEOUT;
             snprintf(out->message, sizeof out->message, "wall-clock deadline reached");
             return;

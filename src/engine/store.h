@@ -45,8 +45,8 @@ typedef struct viv_store {
     size_t stack_guard;
 
     int64_t *fuel;            /* the metering global, NULL until instantiated */
+    int32_t *interrupt;       /* the pass's interrupt flag, NULL until instantiated */
     volatile sig_atomic_t interrupted;
-    int64_t fuel_at_interrupt;
 
     uint32_t exit_code;
     char host_error[200];

@@ -136,6 +136,7 @@ viv_status viv_policy_copy(const viv_policy *src, viv_policy **out, viv_error *e
     p->stderr_max_bytes = src->stderr_max_bytes;
     p->timeout_seconds = src->timeout_seconds;
     p->preserve_logs = src->preserve_logs;
+    p->require_kernel_isolation = src->require_kernel_isolation;
     viv_status st = VIV_OK;
     if (!dup_str(&p->workspace, src->workspace) ||
         !dup_str(&p->guest_mount_path, src->guest_mount_path) ||
@@ -246,6 +247,13 @@ viv_status viv_policy_set_preserve_logs(viv_policy *p, bool preserve, viv_error 
 {
     NEED_POLICY(p);
     p->preserve_logs = preserve;
+    return VIV_OK;
+}
+
+viv_status viv_policy_set_require_kernel_isolation(viv_policy *p, bool require, viv_error *err)
+{
+    NEED_POLICY(p);
+    p->require_kernel_isolation = require;
     return VIV_OK;
 }
 

@@ -49,6 +49,9 @@ struct viv_policy {
     size_t argc;
 
     bool preserve_logs;
+    /* Refuse to run where the kernel lacks Landlock or seccomp, instead of
+     * running with the WebAssembly wall alone and saying so. */
+    bool require_kernel_isolation;
 };
 
 /* Fill err (may be NULL) and return status; used by every layer above. */

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "sandbox_internal.h"
 
 /* How long the parent waits past the deadline for the child to stop itself
@@ -29,9 +30,12 @@
 /* Written by the child into memory shared with the parent. */
 typedef struct child_report {
     volatile int complete;
+    viv_security_event security[VIV_MAX_SECURITY_EVENTS];
+    uint32_t nsecurity, security_total;
     viv_engine_status status;
     viv_engine_outcome outcome;
     viv_wasi_output_stats output;
+    viv_jail_report jail; /* what the jail put in force */
     char setup_error[512];
 } child_report;
 
@@ -54,6 +58,17 @@ static void child_on_deadline(void *user)
 {
     (void)user;
     viv_engine_deadline_reached();
+}
+
+static void child_on_security(void *user, viv_wasi_security_kind kind, const char *guest_path)
+{
+    child_report *rep = user;
+    rep->security_total++;
+    if (rep->nsecurity < VIV_MAX_SECURITY_EVENTS) {
+        viv_security_event *e = &rep->security[rep->nsecurity++];
+        e->kind = (int)kind;
+        snprintf(e->path, sizeof e->path, "%s", guest_path ? guest_path : "");
+    }
 }
 
 static void child_attach_memory(void *ctx, uint8_t *const *data, const uint32_t *size)
@@ -85,6 +100,65 @@ typedef struct child_args {
     uint64_t deadline_ns;
     child_report *report;
 } child_args;
+
+/* The second wall (jail.h), entered after WASI opened its preopens and
+ * before any guest code exists. Returns -1 with rep->setup_error set. */
+static int enter_jail(const child_args *a, const viv_wasi *w)
+{
+    const viv_policy *p = a->sb->policy;
+    child_report *rep = a->report;
+    /* 0-2 are /dev/null or our pipes: keeping them stops a guest file from
+     * landing on fd 2, where glibc's fatal messages go. */
+    int keep[5 + 1100];
+    size_t nkeep = 0;
+    keep[nkeep++] = STDIN_FILENO;
+    keep[nkeep++] = STDOUT_FILENO;
+    keep[nkeep++] = STDERR_FILENO;
+    keep[nkeep++] = a->out_fd;
+    keep[nkeep++] = a->err_fd;
+    size_t nhost = viv_wasi_host_fds(w, keep + nkeep, sizeof keep / sizeof keep[0] - nkeep);
+    const char *rw_dirs[1] = {a->workspace};
+    const char *ro_dirs[2 + VIV_POLICY_MAX_MOUNTS];
+    size_t nro = 0;
+    if (p->data_dir != NULL) {
+        ro_dirs[nro++] = p->data_dir;
+    }
+    for (size_t i = 0; i < p->nmounts; i++) {
+        ro_dirs[nro++] = p->mounts[i].host;
+    }
+    ro_dirs[nro++] = a->program_dir;
+    uint64_t as_bytes = 0;
+    int jr = viv_jail_as_budget(VIV_JAIL_AS_ENGINE_RUN, &as_bytes);
+    if (nkeep + nhost > sizeof keep / sizeof keep[0] || jr != 0) {
+        snprintf(rep->setup_error, sizeof rep->setup_error,
+                 "jail: cannot prepare (%zu host fds; address-space budget: %s)", nhost,
+                 jr != 0 ? strerror(-jr) : "ok");
+        return -1;
+    }
+    nkeep += nhost;
+    viv_jail_config jcfg = {
+        .keep_fds = keep,
+        .nkeep_fds = nkeep,
+        .rw_dirs = rw_dirs,
+        .nrw_dirs = 1,
+        .ro_dirs = ro_dirs,
+        .nro_dirs = nro,
+        .as_bytes = as_bytes,
+        /* CPU time is a backstop behind the deadline, never the limit. */
+        .cpu_seconds = p->timeout_seconds > 0
+                           ? (uint64_t)p->timeout_seconds + 1 + VIV_JAIL_CPU_MARGIN_SECONDS
+                           : 0,
+        .fsize_bytes = 0,
+        .nofile = 0,
+        .require_kernel_isolation = p->require_kernel_isolation,
+    };
+    char jerr[sizeof rep->setup_error - 32];
+    if (viv_jail_apply(&jcfg, &rep->jail, jerr, sizeof jerr) != 0) {
+        snprintf(rep->setup_error, sizeof rep->setup_error, "%s", jerr);
+        return -1;
+    }
+    return 0;
+}
 
 static __attribute__((noreturn)) void child_main(const child_args *a)
 {
@@ -167,13 +241,17 @@ static __attribute__((noreturn)) void child_main(const child_args *a)
         .deadline_ns = a->deadline_ns,
         .on_deadline = child_on_deadline,
         .on_exit = child_on_exit,
-        .on_security = NULL,
-        .user = NULL,
+        .on_security = child_on_security,
+        .user = rep,
     };
     viv_wasi *w = NULL;
     char werr[256] = "";
     if (viv_wasi_create(&cfg, &w, werr, sizeof werr) != 0) {
         snprintf(rep->setup_error, sizeof rep->setup_error, "WASI set-up failed: %s", werr);
+        _exit(3);
+    }
+
+    if (enter_jail(a, w) != 0) {
         _exit(3);
     }
 
@@ -426,6 +504,10 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
         size_t accepted;
         capture_append(&res->err, line, sizeof line - 1, &accepted);
     }
+    res->jail = rep->jail;
+    memcpy(res->security, rep->security, sizeof res->security);
+    res->nsecurity = rep->nsecurity;
+    res->security_total = rep->security_total;
     munmap(rep, sizeof *rep);
     res->success = st == VIV_OK && !res->trapped && res->reason == VIV_TRAP_NONE &&
                    res->exit_code == 0;

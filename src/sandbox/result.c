@@ -47,6 +47,7 @@ uint64_t viv_result_memory_used_bytes(const viv_result *r) { return r->memory_us
 uint64_t viv_result_memory_limit_bytes(const viv_result *r) { return r->memory_limit; }
 uint32_t viv_result_memory_pages(const viv_result *r) { return r->memory_pages; }
 double viv_result_duration_ms(const viv_result *r) { return r->duration_ms; }
+const char *viv_result_execution_id(const viv_result *r) { return r->execution_id; }
 
 const char *viv_result_stdout(const viv_result *r, size_t *len)
 {
@@ -136,6 +137,15 @@ viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
                               json_integer((json_int_t)r->memory_limit));
     rc |= json_object_set_new(o, "memory_pages", json_integer(r->memory_pages));
     rc |= json_object_set_new(o, "duration_ms", json_real(r->duration_ms));
+    const viv_jail_report *j = &r->jail;
+    json_t *isolation = json_pack(
+        "{s:b, s:b, s:b, s:i, s:b, s:b, s:b}", "no_new_privs", j->no_new_privs, "rlimits",
+        j->rlimits, "landlock", j->landlock_applied, "landlock_abi", j->landlock_abi,
+        "landlock_network", j->landlock_net, "landlock_scoped", j->landlock_scoped, "seccomp",
+        j->seccomp_applied);
+    rc |= json_object_set_new(o, "metadata",
+                              json_pack("{s:s, s:o}", "execution_id", r->execution_id,
+                                        "isolation", isolation));
     char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
     if (text == NULL) {

@@ -241,7 +241,12 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
         }
         workspace = workspace_tmp;
     }
+    viv_log_new_execution_id(res->execution_id);
+    viv_sandbox_log_start(sb, res->execution_id, NULL);
     st = viv_sandbox_run_child(sb, program_dir, main_name, workspace, opts, res, err);
+    if (st == VIV_OK) {
+        viv_sandbox_log_complete(sb, res, NULL, NULL);
+    }
 
 done:
     remove_tree(program_dir);

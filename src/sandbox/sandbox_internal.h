@@ -11,6 +11,8 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "jail.h"
+#include "log.h"
 #include "policy.h"
 #include "vivarium.h"
 #include "wasi.h"
@@ -25,7 +27,15 @@ struct viv_sandbox {
     char *wasm_path;
     char *artifact_path;
     bool allow_unmetered; /* bench only: see viv_sandbox_use_unmetered */
+    viv_logger *logger;   /* borrowed; may be NULL */
 };
+
+/* Refusals the guest's WASI layer reported, carried back from the child. */
+#define VIV_MAX_SECURITY_EVENTS 16
+typedef struct viv_security_event {
+    int kind; /* viv_wasi_security_kind */
+    char path[256];
+} viv_security_event;
 
 /* A growable byte buffer with a hard cap. */
 typedef struct viv_capture {
@@ -45,11 +55,32 @@ struct viv_result {
     uint64_t memory_used, memory_limit;
     uint32_t memory_pages;
     double duration_ms;
+    char execution_id[VIV_LOG_EXECUTION_ID_LEN + 1];
+    viv_jail_report jail;
+    viv_security_event security[VIV_MAX_SECURITY_EVENTS];
+    uint32_t nsecurity;      /* kept in security[] */
+    uint32_t security_total; /* seen, including those not kept */
 };
 
 /* Swap in an unmetered artifact and lift fuel enforcement. For the
  * metering-overhead benchmark only; not part of the public API. */
 viv_status viv_sandbox_use_unmetered(viv_sandbox *sb, const char *artifact_path, viv_error *err);
+
+/* Path lists of what an execution changed, for events (borrowed). */
+typedef struct viv_changes_view {
+    const char *const *created;
+    size_t ncreated;
+    const char *const *modified;
+    size_t nmodified;
+    const char *const *deleted;
+    size_t ndeleted;
+} viv_changes_view;
+
+/* Execution events (events.c). */
+void viv_sandbox_log_start(const viv_sandbox *sb, const char *execution_id,
+                           const char *session_id);
+void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r,
+                              const char *session_id, const viv_changes_view *changes);
 
 /* The WASI import table bound to src/wasi (wasi_bind.c). */
 const viv_guest_wasi *viv_sandbox_wasi_imports(void);

@@ -369,6 +369,20 @@ void viv_wasi_get_output_stats(const viv_wasi *w, viv_wasi_output_stats *out)
     out->stderr_dropped = w->err.dropped;
 }
 
+size_t viv_wasi_host_fds(const viv_wasi *w, int *out, size_t max)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < VIV_WASI_MAX_FDS; i++) {
+        if (w->fds[i].kind != VIV_FD_FREE && w->fds[i].host >= 0) {
+            if (n < max) {
+                out[n] = w->fds[i].host;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
 unsigned viv_wasi_open_fd_count(const viv_wasi *w)
 {
     unsigned n = 0;

@@ -192,6 +192,11 @@ void viv_wasi_get_output_stats(const viv_wasi *w, viv_wasi_output_stats *out);
  * diagnostics. */
 unsigned viv_wasi_open_fd_count(const viv_wasi *w);
 
+/* The host descriptors this context holds (preopen dirfds and anything the
+ * guest opened), so a jail can keep exactly those open. Writes at most max
+ * into out and returns how many there are. */
+size_t viv_wasi_host_fds(const viv_wasi *w, int *out, size_t max);
+
 /* Write bytes to the captured stderr stream, within its cap (used by the
  * engine to append "Execution trapped: ..." lines). */
 void viv_wasi_append_stderr(viv_wasi *w, const char *bytes, size_t len);
