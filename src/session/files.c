@@ -54,9 +54,22 @@ static void relpath_free(relpath *rp)
     memset(rp, 0, sizeof *rp);
 }
 
+/* Paths appear in messages only through this (see viv_session_printable);
+ * err->path keeps them exactly as given. */
+typedef struct shown {
+    char s[204];
+} shown;
+
+static const char *show(const char *path, shown *buf)
+{
+    return viv_session_printable(path, buf->s, sizeof buf->s);
+}
+
 static viv_status bad_path(viv_error *err, const char *path, const char *why)
 {
-    return viv_error_set(err, VIV_EINVAL, "path", path, "refusing path \"%.200s\": %s", path, why);
+    shown sh;
+    return viv_error_set(err, VIV_EINVAL, "path", path, "refusing path \"%s\": %s", show(path, &sh),
+                         why);
 }
 
 /* C strings cannot carry a NUL, so an embedded one simply ends the path
@@ -141,21 +154,22 @@ static int beneath(int dirfd, const char *path, uint64_t flags, uint64_t mode)
 /* A failed lookup of `path` as the caller should see it. */
 static viv_status resolve_fail(viv_error *err, const char *path, int e)
 {
+    shown sh;
     switch (e) {
     case EXDEV: return bad_path(err, path, "it leads outside the workspace (through a symlink)");
     case ELOOP: return bad_path(err, path, "too many symlinks, or a symlink where none may be");
     case ENOTDIR: return bad_path(err, path, "a parent component is not a directory");
     case ENAMETOOLONG: return bad_path(err, path, "path too long");
     case ENOENT:
-        return viv_error_set(err, VIV_ENOENT, "path", path, "no such file or directory: %.200s",
-                             path);
+        return viv_error_set(err, VIV_ENOENT, "path", path, "no such file or directory: %s",
+                             show(path, &sh));
     case ENOMEM: return oom(err);
     case ENOSYS:
         return viv_error_set(err, VIV_EHOST, NULL, path,
                              "openat2(2) is unavailable (Linux 5.6 or later is required)");
     default: break;
     }
-    return viv_error_set(err, VIV_EHOST, "path", path, "%.200s: %s", path, strerror(e));
+    return viv_error_set(err, VIV_EHOST, "path", path, "%s: %s", show(path, &sh), strerror(e));
 }
 
 /* The directory a checked path's final name lives in (a new fd). */
@@ -354,10 +368,11 @@ viv_status viv_session_read(viv_session_store *store, const char *id, const char
         return bad_path(err, path,
                         S_ISDIR(sb.st_mode) ? "it is a directory" : "it is not a regular file");
     }
+    shown sh;
     if ((uint64_t)sb.st_size > max_bytes) {
         close(fd);
         return viv_error_set(err, VIV_EINVAL, "max_bytes", path,
-                             "%.200s is %lld bytes, more than max_bytes (%zu)", path,
+                             "%s is %lld bytes, more than max_bytes (%zu)", show(path, &sh),
                              (long long)sb.st_size, max_bytes);
     }
     /* Read to EOF, not to st_size: the file may be growing. One extra byte
@@ -387,7 +402,7 @@ viv_status viv_session_read(viv_session_store *store, const char *id, const char
             n += (size_t)r;
             if (n > max_bytes)
                 st = viv_error_set(err, VIV_EINVAL, "max_bytes", path,
-                                   "%.200s grew past max_bytes (%zu) while being read", path,
+                                   "%s grew past max_bytes (%zu) while being read", show(path, &sh),
                                    max_bytes);
         }
     }

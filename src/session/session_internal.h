@@ -36,6 +36,10 @@ struct viv_session_store {
 
 /* ^[A-Za-z0-9_-]{1,64}$ */
 bool viv_session_id_valid(const char *id);
+/* in, with anything but printable ASCII as '?' and "..." when cut to
+ * outlen (>= 5): caller-supplied strings go into messages that end up in
+ * logs, where a raw newline or escape sequence could forge lines. */
+const char *viv_session_printable(const char *in, char *out, size_t outlen);
 /* VIV_OK, or VIV_EINVAL with field "session_id". */
 viv_status viv_session_check_id(const char *id, viv_error *err);
 

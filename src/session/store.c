@@ -41,6 +41,8 @@
 /* Rounds of "mkdir lost, but the winner's directory vanished before we
  * could read it" (a concurrent remove) before open gives up. */
 #define OPEN_ATTEMPTS 16
+/* Trash younger than this may still be in use (see trash_abandoned). */
+#define TRASH_GRACE_S 600
 
 /* ---- errors --------------------------------------------------------------- */
 
@@ -78,14 +80,30 @@ bool viv_session_id_valid(const char *id)
     return n >= 1;
 }
 
+const char *viv_session_printable(const char *in, char *out, size_t outlen)
+{
+    size_t n = 0, i = 0;
+    for (; in[i] != '\0' && n + 4 < outlen; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[n++] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    if (in[i] != '\0')
+        for (int k = 0; k < 3; k++)
+            out[n++] = '.';
+    out[n] = '\0';
+    return out;
+}
+
 viv_status viv_session_check_id(const char *id, viv_error *err)
 {
     if (id == NULL)
         return viv_error_set(err, VIV_EINVAL, "session_id", NULL, "session id must not be NULL");
-    if (!viv_session_id_valid(id))
+    if (!viv_session_id_valid(id)) {
+        char shown[84];
         return viv_error_set(err, VIV_EINVAL, "session_id", NULL,
-                             "invalid session id \"%.80s%s\": ids match ^[A-Za-z0-9_-]{1,64}$", id,
-                             strlen(id) > 80 ? "..." : "");
+                             "invalid session id \"%s\": ids match ^[A-Za-z0-9_-]{1,64}$",
+                             viv_session_printable(id, shown, sizeof shown));
+    }
     return VIV_OK;
 }
 
@@ -408,13 +426,16 @@ static meta_result meta_read(int sessfd, const char *id, meta *m)
         close(fd);
         return META_CORRUPT;
     }
-    char *buf = malloc(META_MAX_BYTES + 1);
+    /* One byte more than fstat said, to notice a file written in place
+     * while we read it (ours never is: it is replaced by rename). */
+    size_t cap = (size_t)st.st_size + 1;
+    char *buf = malloc(cap);
     if (buf == NULL) {
         close(fd);
         errno = ENOMEM;
         return META_ERROR;
     }
-    ssize_t n = read_all(fd, buf, META_MAX_BYTES + 1);
+    ssize_t n = read_all(fd, buf, cap);
     int e = errno;
     close(fd);
     if (n < 0) {
@@ -422,7 +443,7 @@ static meta_result meta_read(int sessfd, const char *id, meta *m)
         errno = e;
         return META_ERROR;
     }
-    if (n > META_MAX_BYTES) {
+    if ((size_t)n == cap) {
         free(buf);
         return META_CORRUPT;
     }
@@ -721,6 +742,8 @@ static bool still_there(viv_session_store *store, const char *id, int fd)
 viv_status viv_session_open(viv_session_store *store, const char *id, viv_session_info *info,
                             bool *created, viv_error *err)
 {
+    if (created != NULL)
+        *created = false;
     viv_status st = check_store(store, err);
     if (st != VIV_OK)
         return st;
@@ -963,8 +986,26 @@ static int move_to_trash(viv_session_store *store, const char *name, char trash[
     char hex[33];
     if (viv_session_random_hex(hex) != 0)
         return -1;
-    snprintf(trash, 128, VIV_SESSION_TRASH_PREFIX "%.64s-%s", name, hex);
+    /* ".trash-<unix time>-<random>-<id>": the time lets prune tell a
+     * removal in progress from one abandoned long ago. */
+    snprintf(trash, 128, VIV_SESSION_TRASH_PREFIX "%lld-%.16s-%.64s", (long long)time(NULL), hex,
+             name);
     return renameat2(store->rootfd, name, store->rootfd, trash, RENAME_NOREPLACE);
+}
+
+/* Is ROOT/<name> (a trash entry) old enough that whoever made it is gone?
+ * A fresh one may belong to a remove still deleting it, or to a prune about
+ * to put a touched session back; deleting it under the latter would lose
+ * a live session. Names without a readable time count as old. */
+static bool trash_abandoned(const char *name, time_t now)
+{
+    const char *p = name + strlen(VIV_SESSION_TRASH_PREFIX);
+    char *end;
+    errno = 0;
+    long long t = strtoll(p, &end, 10);
+    if (end == p || *end != '-' || errno != 0)
+        return true;
+    return (long long)now - t > TRASH_GRACE_S;
 }
 
 viv_status viv_session_remove(viv_session_store *store, const char *id, viv_error *err)
@@ -1006,7 +1047,10 @@ static bool entry_push(entry_vec *ev, const char *name, const char *reason, uint
     }
     viv_prune_entry *p = &ev->v[ev->n++];
     memset(p, 0, sizeof *p);
-    snprintf(p->id, sizeof p->id, "%.64s", name);
+    if (viv_session_id_valid(name))
+        snprintf(p->id, sizeof p->id, "%.64s", name);
+    else
+        viv_session_printable(name, p->id, sizeof p->id); /* any bytes a directory holds */
     snprintf(p->reason, sizeof p->reason, "%s", reason);
     p->bytes = bytes;
     return true;
@@ -1135,7 +1179,7 @@ viv_status viv_session_prune(viv_session_store *store, double older_than_s, bool
         if (strncmp(name, VIV_SESSION_TRASH_PREFIX, strlen(VIV_SESSION_TRASH_PREFIX)) == 0) {
             /* Left by a removal that failed or was interrupted; it was a
              * session once, is no longer one, and is not reported. */
-            if (!dry_run)
+            if (!dry_run && trash_abandoned(name, now.tv_sec))
                 viv_session_rmtree_at(store->rootfd, name);
             continue;
         }
