@@ -177,61 +177,6 @@ VIV_API viv_status viv_logger_add_callback(viv_logger *logger, viv_log_fn fn, vo
 /* Events below this level are dropped (default VIV_LOG_INFO). */
 VIV_API void viv_logger_set_level(viv_logger *logger, viv_log_level level);
 
-/* ---- sandbox -------------------------------------------------------------- */
-
-typedef struct viv_sandbox viv_sandbox;
-
-/*
- * Load a guest and bind a policy (copied). guest_wasm_path selects the
- * module; NULL means the default guest installed with Vivarium. The module's
- * compiled artifact is found next to it ("X.wasm" -> "X.so") or in the
- * artifact cache. Errors: VIV_ENOENT (module missing; error.path),
- * VIV_ENOGUEST (no artifact; the message says how to compile one),
- * VIV_EPOLICY (error.field).
- */
-VIV_API viv_status viv_sandbox_create(const viv_policy *policy, const char *guest_wasm_path,
-                                      viv_sandbox **out, viv_error *err);
-VIV_API void viv_sandbox_destroy(viv_sandbox *sb);
-
-/* Send this sandbox's events to logger (borrowed: it must outlive the
- * sandbox, or be detached with NULL first). */
-VIV_API void viv_sandbox_set_logger(viv_sandbox *sb, viv_logger *logger);
-
-/* Optional per-execution inputs. Zero-initialise, then set what you need. */
-typedef struct viv_exec_options {
-    const char *filename;  /* name the program is shown under; default "main.py" */
-    const char *const *args; /* extra sys.argv entries after the program */
-    size_t nargs;
-    const uint8_t *stdin_data; /* borrowed; NULL: empty stdin */
-    size_t stdin_len;
-    /* Called with guest output as it arrives (already within the caps).
-     * stream is 1 for stdout, 2 for stderr. May be NULL. */
-    void (*on_output)(void *user, int stream, const char *bytes, size_t len);
-    void *user;
-} viv_exec_options;
-
-typedef struct viv_result viv_result;
-
-/*
- * Run `code` (Python source, len bytes) under the sandbox's policy. On
- * VIV_OK, *out holds the result whatever the guest did (errors in the guest
- * are results, not statuses). A non-OK status means nothing ran.
- */
-VIV_API viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
-                                       const viv_exec_options *opts, viv_result **out,
-                                       viv_error *err);
-
-/*
- * Check that `code` compiles as Python, inside the sandbox and under its
- * policy, without running it: Python's compile(code, "<sandbox>", "exec").
- * On VIV_OK, *valid says whether it compiled; if not and message is
- * non-NULL, *message (malloc'd, free() it) holds Python's error, naming
- * "<sandbox>" and the line. A non-OK status means validation itself could
- * not finish (for example it ran out of fuel on a huge input).
- */
-VIV_API viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t len,
-                                             bool *valid, char **message, viv_error *err);
-
 /* ---- sessions ------------------------------------------------------------ */
 
 /*
@@ -264,6 +209,9 @@ VIV_API viv_status viv_session_store_open(const char *root, viv_session_store **
                                           viv_error *err);
 VIV_API void viv_session_store_close(viv_session_store *store);
 VIV_API const char *viv_session_store_root(const viv_session_store *store);
+/* Send session events (created, retrieved, deleted, prune.*) to logger
+ * (borrowed; NULL detaches). */
+VIV_API void viv_session_store_set_logger(viv_session_store *store, viv_logger *logger);
 
 /* Open a session, creating it when it does not exist (id NULL: a new UUIDv4).
  * *created (may be NULL) says whether this call created it; exactly one of
@@ -324,6 +272,67 @@ VIV_API viv_status viv_session_write(viv_session_store *store, const char *id, c
 /* Delete a file, or a directory with recursive=true. */
 VIV_API viv_status viv_session_delete(viv_session_store *store, const char *id,
                                       const char *path, bool recursive, viv_error *err);
+
+/* ---- sandbox -------------------------------------------------------------- */
+
+typedef struct viv_sandbox viv_sandbox;
+
+/*
+ * Load a guest and bind a policy (copied). guest_wasm_path selects the
+ * module; NULL means the default guest installed with Vivarium. The module's
+ * compiled artifact is found next to it ("X.wasm" -> "X.so") or in the
+ * artifact cache. Errors: VIV_ENOENT (module missing; error.path),
+ * VIV_ENOGUEST (no artifact; the message says how to compile one),
+ * VIV_EPOLICY (error.field).
+ */
+VIV_API viv_status viv_sandbox_create(const viv_policy *policy, const char *guest_wasm_path,
+                                      viv_sandbox **out, viv_error *err);
+VIV_API void viv_sandbox_destroy(viv_sandbox *sb);
+
+/* Send this sandbox's events to logger (borrowed: it must outlive the
+ * sandbox, or be detached with NULL first). */
+VIV_API void viv_sandbox_set_logger(viv_sandbox *sb, viv_logger *logger);
+
+/* Optional per-execution inputs. Zero-initialise, then set what you need. */
+typedef struct viv_exec_options {
+    const char *filename;  /* name the program is shown under; default "main.py" */
+    const char *const *args; /* extra sys.argv entries after the program */
+    size_t nargs;
+    const uint8_t *stdin_data; /* borrowed; NULL: empty stdin */
+    size_t stdin_len;
+    /* Called with guest output as it arrives (already within the caps).
+     * stream is 1 for stdout, 2 for stderr. May be NULL. */
+    void (*on_output)(void *user, int stream, const char *bytes, size_t len);
+    void *user;
+    /* Run in a session: its workspace replaces the policy's, it is created
+     * when it does not exist (sandbox.session.created, else .retrieved),
+     * and its updated_at is set. sessions is borrowed; session_id NULL with
+     * sessions set means a new session with a fresh id. */
+    viv_session_store *sessions;
+    const char *session_id;
+} viv_exec_options;
+
+typedef struct viv_result viv_result;
+
+/*
+ * Run `code` (Python source, len bytes) under the sandbox's policy. On
+ * VIV_OK, *out holds the result whatever the guest did (errors in the guest
+ * are results, not statuses). A non-OK status means nothing ran.
+ */
+VIV_API viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
+                                       const viv_exec_options *opts, viv_result **out,
+                                       viv_error *err);
+
+/*
+ * Check that `code` compiles as Python, inside the sandbox and under its
+ * policy, without running it: Python's compile(code, "<sandbox>", "exec").
+ * On VIV_OK, *valid says whether it compiled; if not and message is
+ * non-NULL, *message (malloc'd, free() it) holds Python's error, naming
+ * "<sandbox>" and the line. A non-OK status means validation itself could
+ * not finish (for example it ran out of fuel on a huge input).
+ */
+VIV_API viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t len,
+                                             bool *valid, char **message, viv_error *err);
 
 /* ---- guests ------------------------------------------------------------- */
 
@@ -390,6 +399,25 @@ VIV_API uint32_t viv_result_memory_pages(const viv_result *r);
 VIV_API double viv_result_duration_ms(const viv_result *r);
 /* The id carried by this execution's log events (32 hex digits). */
 VIV_API const char *viv_result_execution_id(const viv_result *r);
+/* The session the execution ran in, or NULL. */
+VIV_API const char *viv_result_session_id(const viv_result *r);
+/* The host directory that was mounted read-write (gone afterwards for a
+ * temporary workspace). */
+VIV_API const char *viv_result_workspace_path(const viv_result *r);
+
+/* What the execution changed in its workspace, by content: sorted relative
+ * POSIX paths of regular files. Each entry's size and xxh3-64 hash are in
+ * the JSON form. */
+typedef enum viv_change_kind {
+    VIV_FILES_CREATED,
+    VIV_FILES_MODIFIED,
+    VIV_FILES_DELETED
+} viv_change_kind;
+VIV_API size_t viv_result_files_count(const viv_result *r, viv_change_kind kind);
+VIV_API const char *viv_result_file(const viv_result *r, viv_change_kind kind, size_t i);
+/* True when the workspace scan hit its caps (files, depth, bytes hashed)
+ * and the lists may be partial. */
+VIV_API bool viv_result_files_truncated(const viv_result *r);
 
 /* The whole result as one JSON object (documented in docs/result.md).
  * *json is malloc'd; free it with free(). */

@@ -24,6 +24,7 @@ enum {
 int viv_cli_run(int argc, char **argv);
 int viv_cli_validate(int argc, char **argv);
 int viv_cli_compile(int argc, char **argv);
+int viv_cli_session(int argc, char **argv);
 
 /* What `run` and `validate` share (options.c). */
 typedef struct viv_cli_common {
@@ -37,6 +38,9 @@ typedef struct viv_cli_common {
     const char *filename;
     char namebuf[256];
     const char *stdin_path; /* --stdin */
+    const char *session_id; /* --session */
+    const char *sessions_dir;
+    const char *log_target; /* --log */
     char *stdin_data;
     size_t stdin_len;
 } viv_cli_common;
@@ -58,6 +62,9 @@ bool viv_cli_parse_int(const char *s, int64_t *out);
 const char *viv_cli_default_guest(void);
 /* Map a library status to an exit status and print the error. */
 int viv_cli_fail(const char *cmd, viv_status st, const viv_error *err);
+/* --log TARGET: "-" (standard output), "syslog", or a file appended to.
+ * NULL target: *out = NULL. Returns -1 to go on, else an exit status. */
+int viv_cli_open_logger(const char *cmd, const char *target, viv_logger **out);
 /* Read a whole file ("-" = stdin) into a malloc'd buffer. */
 int viv_cli_read_file(const char *path, char **data, size_t *len);
 

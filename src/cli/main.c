@@ -14,6 +14,7 @@ static const char main_usage[] =
     "Commands:\n"
     "  run       run Python code in the sandbox (vivarium run --help)\n"
     "  validate  check that Python code compiles, without running it\n"
+    "  session   manage session workspaces (vivarium session --help)\n"
     "  compile   compile a guest .wasm ahead of time (vivarium compile --help)\n"
     "  version   print version information\n"
     "  help      show this help\n"
@@ -32,6 +33,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "validate") == 0) {
         return viv_cli_validate(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "session") == 0) {
+        return viv_cli_session(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "compile") == 0) {
         return viv_cli_compile(argc - 1, argv + 1);

@@ -29,6 +29,11 @@ const char viv_cli_policy_help[] =
     "      --env KEY=VALUE    environment variable for the guest (repeatable); the guest\n"
     "                         sees these plus the policy defaults and nothing of the host\n"
     "      --policy FILE      TOML policy file (docs/policy.md); other flags override it\n"
+    "      --session ID       run in session ID's workspace (created if needed); the files\n"
+    "                         stay between runs (see vivarium session --help)\n"
+    "      --sessions-dir DIR where sessions live (default ./workspace)\n"
+    "      --log TARGET       structured events as JSON lines: '-' (standard output),\n"
+    "                         'syslog', or a file to append to (docs/events.md)\n"
     "      --stdin FILE       give the guest FILE as its standard input ('-': ours);\n"
     "                         by default the guest's stdin is empty\n"
     "\n"
@@ -51,6 +56,9 @@ enum {
     OPT_JSON,
     OPT_POLICY,
     OPT_STDIN,
+    OPT_SESSION,
+    OPT_SESSIONS_DIR,
+    OPT_LOG,
 };
 
 static const struct option long_options[] = {
@@ -68,6 +76,9 @@ static const struct option long_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"policy", required_argument, NULL, OPT_POLICY},
     {"stdin", required_argument, NULL, OPT_STDIN},
+    {"session", required_argument, NULL, OPT_SESSION},
+    {"sessions-dir", required_argument, NULL, OPT_SESSIONS_DIR},
+    {"log", required_argument, NULL, OPT_LOG},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -179,6 +190,9 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
         case OPT_JSON: c->json = true; break;
         case OPT_POLICY: policy_file = optarg; break;
         case OPT_STDIN: c->stdin_path = optarg; break;
+        case OPT_SESSION: c->session_id = optarg; break;
+        case OPT_SESSIONS_DIR: c->sessions_dir = optarg; break;
+        case OPT_LOG: c->log_target = optarg; break;
         case '?':
             fprintf(stderr, "Try 'vivarium %s --help'.\n", cmd);
             rc = VIV_EXIT_USAGE;

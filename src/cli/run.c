@@ -44,13 +44,28 @@ int viv_cli_run(int argc, char **argv)
         return rc;
     }
     viv_error err = {0};
+    viv_logger *logger = NULL;
+    viv_session_store *store = NULL;
     viv_sandbox *sb = NULL;
-    viv_status st = viv_sandbox_create(c.policy, c.wasm ? c.wasm : viv_cli_default_guest(), &sb,
-                                       &err);
+    if ((rc = viv_cli_open_logger("run", c.log_target, &logger)) >= 0) {
+        viv_cli_common_free(&c);
+        return rc;
+    }
+    viv_status st = VIV_OK;
+    if (c.session_id != NULL || c.sessions_dir != NULL) {
+        st = viv_session_store_open(c.sessions_dir ? c.sessions_dir : "workspace", &store, &err);
+        viv_session_store_set_logger(store, logger);
+    }
+    if (st == VIV_OK) {
+        st = viv_sandbox_create(c.policy, c.wasm ? c.wasm : viv_cli_default_guest(), &sb, &err);
+    }
     if (st != VIV_OK) {
         viv_cli_common_free(&c);
+        viv_session_store_close(store);
+        viv_logger_free(logger);
         return viv_cli_fail("run", st, &err);
     }
+    viv_sandbox_set_logger(sb, logger);
     viv_exec_options eo = {
         .filename = c.filename,
         .args = (const char *const *)(argv + c.first_arg),
@@ -58,10 +73,14 @@ int viv_cli_run(int argc, char **argv)
         .on_output = c.json ? NULL : stream_output,
         .stdin_data = (const uint8_t *)c.stdin_data,
         .stdin_len = c.stdin_len,
+        .sessions = store,
+        .session_id = c.session_id,
     };
     viv_result *res = NULL;
     st = viv_sandbox_execute(sb, c.program, c.program_len, &eo, &res, &err);
     viv_sandbox_destroy(sb);
+    viv_session_store_close(store);
+    viv_logger_free(logger);
     bool json = c.json;
     viv_cli_common_free(&c);
     if (st != VIV_OK) {

@@ -149,3 +149,30 @@ int viv_cli_read_file(const char *path, char **data, size_t *len)
     *len = n;
     return 0;
 }
+
+int viv_cli_open_logger(const char *cmd, const char *target, viv_logger **out)
+{
+    *out = NULL;
+    if (target == NULL) {
+        return -1;
+    }
+    viv_error err = {0};
+    viv_logger *lg = NULL;
+    viv_status st = viv_logger_new(&lg, &err);
+    if (st == VIV_OK) {
+        if (strcmp(target, "-") == 0) {
+            st = viv_logger_add_fd(lg, STDOUT_FILENO, &err);
+        } else if (strcmp(target, "syslog") == 0) {
+            st = viv_logger_add_syslog(lg, "vivarium", &err);
+        } else {
+            st = viv_logger_add_file(lg, target, &err);
+        }
+    }
+    if (st != VIV_OK) {
+        viv_logger_free(lg);
+        fprintf(stderr, "vivarium %s: --log %s: %s\n", cmd, target, err.message);
+        return VIV_EXIT_USAGE;
+    }
+    *out = lg;
+    return -1;
+}

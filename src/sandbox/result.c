@@ -10,6 +10,8 @@
 
 #include "sandbox_internal.h"
 
+static json_t *bytes_to_json_string(const char *s, size_t n);
+
 const char *viv_trap_reason_name(viv_trap_reason reason)
 {
     switch (reason) {
@@ -31,6 +33,9 @@ void viv_result_free(viv_result *r)
     }
     free(r->out.data);
     free(r->err.data);
+    free(r->session_id);
+    free(r->workspace_path);
+    viv_changes_free(&r->changes);
     free(r);
 }
 
@@ -48,6 +53,53 @@ uint64_t viv_result_memory_limit_bytes(const viv_result *r) { return r->memory_l
 uint32_t viv_result_memory_pages(const viv_result *r) { return r->memory_pages; }
 double viv_result_duration_ms(const viv_result *r) { return r->duration_ms; }
 const char *viv_result_execution_id(const viv_result *r) { return r->execution_id; }
+const char *viv_result_session_id(const viv_result *r) { return r->session_id; }
+const char *viv_result_workspace_path(const viv_result *r) { return r->workspace_path; }
+bool viv_result_files_truncated(const viv_result *r) { return r->changes.truncated; }
+
+static const viv_file_change *change_list(const viv_result *r, viv_change_kind kind, size_t *n)
+{
+    switch (kind) {
+    case VIV_FILES_CREATED: *n = r->changes.ncreated; return r->changes.created;
+    case VIV_FILES_MODIFIED: *n = r->changes.nmodified; return r->changes.modified;
+    case VIV_FILES_DELETED: *n = r->changes.ndeleted; return r->changes.deleted;
+    }
+    *n = 0;
+    return NULL;
+}
+
+size_t viv_result_files_count(const viv_result *r, viv_change_kind kind)
+{
+    size_t n;
+    change_list(r, kind, &n);
+    return n;
+}
+
+const char *viv_result_file(const viv_result *r, viv_change_kind kind, size_t i)
+{
+    size_t n;
+    const viv_file_change *list = change_list(r, kind, &n);
+    return i < n ? list[i].path : NULL;
+}
+
+static json_t *changes_json(const viv_result *r, viv_change_kind kind, bool details)
+{
+    size_t n;
+    const viv_file_change *list = change_list(r, kind, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < n; i++) {
+        json_t *path = bytes_to_json_string(list[i].path, strlen(list[i].path));
+        if (details) {
+            char hash[17];
+            snprintf(hash, sizeof hash, "%016llx", (unsigned long long)list[i].hash);
+            json_array_append_new(a, json_pack("{s:o, s:I, s:s}", "path", path, "size",
+                                               (json_int_t)list[i].size, "xxh3", hash));
+        } else {
+            json_array_append_new(a, path);
+        }
+    }
+    return a;
+}
 
 const char *viv_result_stdout(const viv_result *r, size_t *len)
 {
@@ -137,6 +189,16 @@ viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
                               json_integer((json_int_t)r->memory_limit));
     rc |= json_object_set_new(o, "memory_pages", json_integer(r->memory_pages));
     rc |= json_object_set_new(o, "duration_ms", json_real(r->duration_ms));
+    rc |= json_object_set_new(o, "session_id",
+                              r->session_id ? json_string(r->session_id) : json_null());
+    rc |= json_object_set_new(o, "workspace_path",
+                              r->workspace_path ? bytes_to_json_string(r->workspace_path,
+                                                                      strlen(r->workspace_path))
+                                                : json_null());
+    rc |= json_object_set_new(o, "files_created", changes_json(r, VIV_FILES_CREATED, false));
+    rc |= json_object_set_new(o, "files_modified", changes_json(r, VIV_FILES_MODIFIED, false));
+    rc |= json_object_set_new(o, "files_deleted", changes_json(r, VIV_FILES_DELETED, false));
+    rc |= json_object_set_new(o, "files_truncated", json_boolean(r->changes.truncated));
     const viv_jail_report *j = &r->jail;
     json_t *isolation = json_pack(
         "{s:b, s:b, s:b, s:i, s:b, s:b, s:b}", "no_new_privs", j->no_new_privs, "rlimits",
@@ -144,8 +206,11 @@ viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
         "landlock_network", j->landlock_net, "landlock_scoped", j->landlock_scoped, "seccomp",
         j->seccomp_applied);
     rc |= json_object_set_new(o, "metadata",
-                              json_pack("{s:s, s:o}", "execution_id", r->execution_id,
-                                        "isolation", isolation));
+                              json_pack("{s:s, s:o, s:{s:o, s:o, s:o}}", "execution_id",
+                                        r->execution_id, "isolation", isolation, "files",
+                                        "created", changes_json(r, VIV_FILES_CREATED, true),
+                                        "modified", changes_json(r, VIV_FILES_MODIFIED, true),
+                                        "deleted", changes_json(r, VIV_FILES_DELETED, true)));
     char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
     if (text == NULL) {

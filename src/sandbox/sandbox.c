@@ -199,6 +199,95 @@ static bool valid_program_name(const char *name)
            strcmp(name, "..") != 0;
 }
 
+/* Where an execution's workspace comes from, and what to do around it. */
+typedef struct workspace_plan {
+    char path[4096];
+    char index_path[4200]; /* the session's snapshot index, or "" */
+    bool temporary;
+    viv_snapshot *before;
+} workspace_plan;
+
+static viv_status open_session(viv_sandbox *sb, const viv_exec_options *opts, viv_result *res,
+                               workspace_plan *ws, viv_error *err)
+{
+    viv_session_info info;
+    viv_status st = viv_session_open(opts->sessions, opts->session_id, &info, NULL, err);
+    if (st == VIV_EINVAL && err != NULL && strcmp(err->field, "session_id") == 0) {
+        json_t *f = json_pack("{s:o}", "session_id",
+                              viv_log_path(opts->session_id ? opts->session_id : ""));
+        viv_log_emit(sb->logger, VIV_LOG_WARNING, VIV_EV_SECURITY_INVALID_SESSION_ID, NULL, f);
+        json_decref(f);
+    }
+    if (st != VIV_OK) {
+        return st;
+    }
+    res->session_id = strdup(info.id);
+    if (res->session_id == NULL) {
+        return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+    }
+    if ((st = viv_session_workspace(opts->sessions, info.id, ws->path, sizeof ws->path, err)) !=
+        VIV_OK) {
+        return st;
+    }
+    snprintf(ws->index_path, sizeof ws->index_path, "%s/%s/snapshot.idx",
+             viv_session_store_root(opts->sessions), info.id);
+    return VIV_OK;
+}
+
+static void snapshot_before(workspace_plan *ws)
+{
+    viv_snapshot *prev = NULL;
+    char msg[256];
+    if (ws->index_path[0] != '\0') {
+        /* A missing or corrupt index only costs a full re-hash. */
+        (void)viv_snapshot_load(ws->index_path, &prev, msg, sizeof msg);
+    }
+    if (viv_snapshot_take(-1, ws->path, prev, NULL, &ws->before, msg, sizeof msg) != 0) {
+        ws->before = NULL;
+    }
+    viv_snapshot_free(prev);
+}
+
+/* Fills res->changes. A workspace that cannot be scanned is reported as
+ * truncated rather than failing a run that already happened. */
+static void snapshot_after(workspace_plan *ws, viv_result *res)
+{
+    viv_snapshot *after = NULL;
+    char msg[256];
+    if (ws->before == NULL ||
+        viv_snapshot_take(-1, ws->path, ws->before, NULL, &after, msg, sizeof msg) != 0 ||
+        viv_snapshot_diff(ws->before, after, &res->changes) != 0) {
+        res->changes.truncated = true;
+    } else if (ws->index_path[0] != '\0') {
+        (void)viv_snapshot_save(after, ws->index_path, msg, sizeof msg);
+    }
+    viv_snapshot_free(after);
+}
+
+static void log_complete(const viv_sandbox *sb, const viv_result *res)
+{
+    const viv_changes *c = &res->changes;
+    size_t n = c->ncreated + c->nmodified + c->ndeleted;
+    const char **paths = calloc(n ? n : 1, sizeof *paths);
+    if (paths == NULL) {
+        viv_sandbox_log_complete(sb, res, res->session_id, NULL);
+        return;
+    }
+    for (size_t i = 0; i < c->ncreated; i++) {
+        paths[i] = c->created[i].path;
+    }
+    for (size_t i = 0; i < c->nmodified; i++) {
+        paths[c->ncreated + i] = c->modified[i].path;
+    }
+    for (size_t i = 0; i < c->ndeleted; i++) {
+        paths[c->ncreated + c->nmodified + i] = c->deleted[i].path;
+    }
+    viv_changes_view view = {paths, c->ncreated, paths + c->ncreated, c->nmodified,
+                             paths + c->ncreated + c->nmodified, c->ndeleted};
+    viv_sandbox_log_complete(sb, res, res->session_id, &view);
+    free(paths);
+}
+
 /* One run of `main_code` saved as `main_name`, with an optional second file
  * beside it (validation passes the user's code that way). */
 static viv_status execute_program(viv_sandbox *sb, const char *main_name, const char *main_code,
@@ -217,11 +306,11 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
                              sb->wasm_path, strerror(errno));
     }
     viv_result *res = calloc(1, sizeof *res);
+    workspace_plan ws = {0};
     if (res == NULL) {
         return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
     }
-    char program_dir[4096], workspace_tmp[4096];
-    workspace_tmp[0] = '\0';
+    char program_dir[4096];
     if (make_temp_dir(program_dir, sizeof program_dir, "program") != 0) {
         free(res);
         return viv_error_set(err, VIV_EHOST, NULL, program_dir,
@@ -232,26 +321,43 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
          (st = write_program(program_dir, aux_name, aux_code, aux_len, err)) != VIV_OK)) {
         goto done;
     }
-    const char *workspace = sb->policy->workspace;
-    if (workspace == NULL) {
-        if (make_temp_dir(workspace_tmp, sizeof workspace_tmp, "workspace") != 0) {
+    if (opts->sessions != NULL) {
+        if ((st = open_session(sb, opts, res, &ws, err)) != VIV_OK) {
+            goto done;
+        }
+    } else if (sb->policy->workspace != NULL) {
+        snprintf(ws.path, sizeof ws.path, "%s", sb->policy->workspace);
+    } else {
+        if (make_temp_dir(ws.path, sizeof ws.path, "workspace") != 0) {
             st = viv_error_set(err, VIV_EHOST, NULL, NULL,
                                "cannot create a temporary workspace: %s", strerror(errno));
             goto done;
         }
-        workspace = workspace_tmp;
+        ws.temporary = true;
     }
+    res->workspace_path = strdup(ws.path);
+    if (res->workspace_path == NULL) {
+        st = viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+        goto done;
+    }
+    snapshot_before(&ws);
     viv_log_new_execution_id(res->execution_id);
-    viv_sandbox_log_start(sb, res->execution_id, NULL);
-    st = viv_sandbox_run_child(sb, program_dir, main_name, workspace, opts, res, err);
+    viv_sandbox_log_start(sb, res->execution_id, res->session_id);
+    st = viv_sandbox_run_child(sb, program_dir, main_name, ws.path, opts, res, err);
     if (st == VIV_OK) {
-        viv_sandbox_log_complete(sb, res, NULL, NULL);
+        snapshot_after(&ws, res);
+        if (res->session_id != NULL) {
+            viv_error terr;
+            (void)viv_session_touch(opts->sessions, res->session_id, &terr);
+        }
+        log_complete(sb, res);
     }
 
 done:
+    viv_snapshot_free(ws.before);
     remove_tree(program_dir);
-    if (workspace_tmp[0] != '\0') {
-        remove_tree(workspace_tmp);
+    if (ws.temporary) {
+        remove_tree(ws.path);
     }
     if (st != VIV_OK) {
         viv_result_free(res);

@@ -14,6 +14,7 @@
 #include "jail.h"
 #include "log.h"
 #include "policy.h"
+#include "snapshot.h"
 #include "vivarium.h"
 #include "wasi.h"
 
@@ -57,6 +58,9 @@ struct viv_result {
     double duration_ms;
     char execution_id[VIV_LOG_EXECUTION_ID_LEN + 1];
     viv_jail_report jail;
+    char *session_id;     /* NULL without a session */
+    char *workspace_path;
+    viv_changes changes;
     viv_security_event security[VIV_MAX_SECURITY_EVENTS];
     uint32_t nsecurity;      /* kept in security[] */
     uint32_t security_total; /* seen, including those not kept */

@@ -32,7 +32,14 @@
 struct viv_session_store {
     char *root; /* absolute, as realpath(3) gave it */
     int rootfd; /* O_DIRECTORY; every lookup is relative to it */
+    viv_logger *logger; /* borrowed; NULL: no events */
 };
+
+/* Session events (events.c). */
+void viv_session_event(viv_session_store *store, const char *event, const char *id);
+void viv_session_event_invalid_id(viv_session_store *store, const char *id);
+void viv_session_events_prune(viv_session_store *store, double older_than_s, bool dry_run,
+                              const viv_prune_report *report);
 
 /* ^[A-Za-z0-9_-]{1,64}$ */
 bool viv_session_id_valid(const char *id);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "log.h"
 #include "session_internal.h"
 
 /* Metadata is a few hundred bytes; anything far larger is not ours. */
@@ -749,8 +750,10 @@ viv_status viv_session_open(viv_session_store *store, const char *id, viv_sessio
         return st;
     char idbuf[VIV_SESSION_ID_MAX + 1];
     if (id != NULL) {
-        if ((st = viv_session_check_id(id, err)) != VIV_OK)
+        if ((st = viv_session_check_id(id, err)) != VIV_OK) {
+            viv_session_event_invalid_id(store, id);
             return st;
+        }
         snprintf(idbuf, sizeof idbuf, "%s", id);
     }
     for (int attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
@@ -760,6 +763,8 @@ viv_status viv_session_open(viv_session_store *store, const char *id, viv_sessio
             st = create_session(store, idbuf, info, err);
             if (st == VIV_OK && created != NULL)
                 *created = true;
+            if (st == VIV_OK)
+                viv_session_event(store, VIV_EV_SESSION_CREATED, idbuf);
             return st;
         }
         if (errno != EEXIST)
@@ -812,6 +817,7 @@ viv_status viv_session_open(viv_session_store *store, const char *id, viv_sessio
         close(fd);
         if (created != NULL)
             *created = false;
+        viv_session_event(store, VIV_EV_SESSION_RETRIEVED, idbuf);
         return VIV_OK;
     }
     return viv_error_set(err, VIV_EHOST, "session_id", NULL,
@@ -1023,6 +1029,7 @@ viv_status viv_session_remove(viv_session_store *store, const char *id, viv_erro
     }
     /* The id is free from here on; a failure below leaves only a trash
      * directory, which the next prune removes. */
+    viv_session_event(store, VIV_EV_SESSION_DELETED, id);
     if (viv_session_rmtree_at(store->rootfd, trash) != 0)
         return host_fail(store, err, trash, NULL, "cannot delete removed session", errno);
     return VIV_OK;
@@ -1236,5 +1243,6 @@ viv_status viv_session_prune(viv_session_store *store, double older_than_s, bool
     report->skipped = skip.v;
     report->nskipped = skip.n;
     report->reclaimed_bytes = reclaimed;
+    viv_session_events_prune(store, older_than_s, dry_run, report);
     return VIV_OK;
 }
