@@ -68,7 +68,9 @@ static uint32_t rt_grow_memory(wasm_rt_memory_t *mem, uint32_t delta)
     uint32_t old = mem->pages;
     uint64_t want = (uint64_t)old + delta;
     if (want > mem->max_pages) {
-        if (want > s->memory_cap_pages) {
+        /* Only the policy's cap counts: a refusal by the module's own,
+         * lower maximum would happen under any policy. */
+        if (mem->max_pages == s->memory_cap_pages) {
             s->memory_cap_hit = true;
         }
         return UINT32_MAX;

@@ -121,27 +121,6 @@ static void test_nonpositive_fuel_is_refused(void **state)
  * fuel budget and attached memory. The engine must either run it under the
  * budget, so that _start sees its effect, or refuse the module saying why;
  * blaming the guest for an `unreachable` it does not contain is neither. */
-static void test_start_function(void **state)
-{
-    (void)state;
-    et_run r = {.artifact = "start_section.so", .limits = et_default_limits()};
-    et_result res;
-    et_execute(&r, &res);
-    et_assert_completed(&res, res.rep.run_status);
-    const et_report *rep = &res.rep;
-    if (rep->run_status == VIV_ENGINE_OK && rep->out.end == VIV_END_RETURNED) {
-        assert_int_equal(rep->nnotes, 1);
-        assert_int_equal(rep->notes[0].value, 41);
-        assert_true(rep->out.fuel_consumed > 0);
-        return;
-    }
-    if (rep->out.end == VIV_END_HOST_ERROR && strstr(rep->out.message, "start") != NULL) {
-        return;
-    }
-    fail_msg("a module with a start function ended with status %d, end %d: \"%s\"",
-             (int)rep->run_status, (int)rep->out.end, rep->out.message);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -150,7 +129,6 @@ int main(void)
         cmocka_unit_test(test_proc_exit_code),
         cmocka_unit_test(test_output_through_an_import),
         cmocka_unit_test(test_nonpositive_fuel_is_refused),
-        cmocka_unit_test(test_start_function),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
