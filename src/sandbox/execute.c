@@ -36,6 +36,7 @@ typedef struct child_report {
     viv_engine_outcome outcome;
     viv_wasi_output_stats output;
     viv_jail_report jail; /* what the jail put in force */
+    int test_hook_errno;  /* VIV_TEST_HOOKS builds only */
     char setup_error[512];
 } child_report;
 
@@ -160,6 +161,34 @@ static int enter_jail(const child_args *a, const viv_wasi *w)
     return 0;
 }
 
+#ifdef VIV_TEST_HOOKS
+/* Fault injection for tests, compiled only into test builds: proves what
+ * the jail stops once it is up, and that a crashing runtime is contained.
+ * VIVARIUM_TEST_HOOK (the host's environment, never the guest's):
+ *   open:PATH  try a direct host open(PATH); report its errno (0 if it opened)
+ *   crash      die of SIGSEGV, as a runtime bug would */
+static void run_test_hook(child_report *rep)
+{
+    const char *hook = getenv("VIVARIUM_TEST_HOOK");
+    rep->test_hook_errno = -1;
+    if (hook == NULL) {
+        return;
+    }
+    if (strncmp(hook, "open:", 5) == 0) {
+        int fd = open(hook + 5, O_RDONLY | O_CLOEXEC);
+        rep->test_hook_errno = fd < 0 ? errno : 0;
+        if (fd >= 0) {
+            close(fd);
+        }
+    } else if (strcmp(hook, "crash") == 0) {
+        /* A fault outside the guest's regions: the engine must not turn it
+         * into a wasm trap. raise() keeps the compiler from reasoning about
+         * a wild pointer. */
+        raise(SIGSEGV);
+    }
+}
+#endif
+
 static __attribute__((noreturn)) void child_main(const child_args *a)
 {
     const viv_policy *p = a->sb->policy;
@@ -254,6 +283,9 @@ static __attribute__((noreturn)) void child_main(const child_args *a)
     if (enter_jail(a, w) != 0) {
         _exit(3);
     }
+#ifdef VIV_TEST_HOOKS
+    run_test_hook(rep);
+#endif
 
     viv_engine_run_params run = {
         .artifact = a->sb->artifact,
@@ -505,6 +537,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
         capture_append(&res->err, line, sizeof line - 1, &accepted);
     }
     res->jail = rep->jail;
+    res->test_hook_errno = rep->test_hook_errno;
     memcpy(res->security, rep->security, sizeof res->security);
     res->nsecurity = rep->nsecurity;
     res->security_total = rep->security_total;

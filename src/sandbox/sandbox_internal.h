@@ -58,6 +58,7 @@ struct viv_result {
     double duration_ms;
     char execution_id[VIV_LOG_EXECUTION_ID_LEN + 1];
     viv_jail_report jail;
+    int test_hook_errno; /* VIV_TEST_HOOKS builds: what the hook saw */
     char *session_id;     /* NULL without a session */
     char *workspace_path;
     viv_changes changes;
