@@ -34,8 +34,7 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void progress(void *user, const char *step, unsigned no, unsigned steps, double t,
-                     bool done)
+static void progress(void *user, const char *step, unsigned no, unsigned steps, double t, bool done)
 {
     (void)user;
     if (done || ((int)t % 30) == 0) {
@@ -55,8 +54,7 @@ static double run_once(viv_sandbox *sb, char *out, size_t outlen)
     const char *text = viv_result_stdout(r, &n);
     snprintf(out, outlen, "%.*s", (int)n, text);
     if (!viv_result_success(r)) {
-        fprintf(stderr, "meter_overhead: the workload failed: %s\n",
-                viv_result_trap_message(r));
+        fprintf(stderr, "meter_overhead: the workload failed: %s\n", viv_result_trap_message(r));
         exit(1);
     }
     double ms = viv_result_duration_ms(r);
@@ -74,8 +72,7 @@ int main(int argc, char **argv)
     if (runs < 1 || runs > 1000) {
         runs = 10;
     }
-    viv_engine_compile_options co = {.wasm_path = argv[1], .unmetered = true,
-                                     .progress = progress};
+    viv_engine_compile_options co = {.wasm_path = argv[1], .unmetered = true, .progress = progress};
     viv_engine_compile_result cres;
     char msg[1024];
     if (viv_engine_compile(&co, &cres, msg, sizeof msg) != VIV_ENGINE_OK) {

@@ -52,8 +52,8 @@ typedef enum viv_status {
 typedef struct viv_error {
     viv_status status;
     char message[512];
-    char field[64];   /* policy field at fault, or "" */
-    char path[4096];  /* file at fault, or "" */
+    char field[64];  /* policy field at fault, or "" */
+    char path[4096]; /* file at fault, or "" */
 } viv_error;
 
 /* "VIV_EPOLICY" etc. Never NULL. */
@@ -90,8 +90,8 @@ VIV_API viv_status viv_policy_set_workspace(viv_policy *p, const char *host_dir,
 /* Host directory mounted read-only at /data. NULL: none. */
 VIV_API viv_status viv_policy_set_data_dir(viv_policy *p, const char *host_dir, viv_error *err);
 /* An extra read-only mount. */
-VIV_API viv_status viv_policy_add_mount(viv_policy *p, const char *host_dir,
-                                        const char *guest_path, viv_error *err);
+VIV_API viv_status viv_policy_add_mount(viv_policy *p, const char *host_dir, const char *guest_path,
+                                        viv_error *err);
 /* Set (or replace) one environment variable the guest sees. */
 VIV_API viv_status viv_policy_set_env(viv_policy *p, const char *key, const char *value,
                                       viv_error *err);
@@ -139,7 +139,6 @@ VIV_API viv_status viv_policy_set_preserve_logs(viv_policy *p, bool preserve, vi
 VIV_API viv_status viv_policy_set_require_kernel_isolation(viv_policy *p, bool require,
                                                            viv_error *err);
 
-
 /* ---- structured events ----------------------------------------------------- */
 
 /*
@@ -161,8 +160,7 @@ typedef enum viv_log_level {
 } viv_log_level;
 
 /* Receives each event as one line of JSON (no newline), NUL-terminated. */
-typedef void (*viv_log_fn)(void *user, viv_log_level level, const char *event,
-                           const char *json);
+typedef void (*viv_log_fn)(void *user, viv_log_level level, const char *event, const char *json);
 
 VIV_API viv_status viv_logger_new(viv_logger **out, viv_error *err);
 VIV_API void viv_logger_free(viv_logger *logger);
@@ -219,8 +217,8 @@ VIV_API void viv_session_store_set_logger(viv_session_store *store, viv_logger *
 VIV_API viv_status viv_session_open(viv_session_store *store, const char *id,
                                     viv_session_info *info, bool *created, viv_error *err);
 /* An existing session; VIV_ENOENT if there is none. */
-VIV_API viv_status viv_session_get(viv_session_store *store, const char *id,
-                                   viv_session_info *info, viv_error *err);
+VIV_API viv_status viv_session_get(viv_session_store *store, const char *id, viv_session_info *info,
+                                   viv_error *err);
 /* Set updated_at to now. */
 VIV_API viv_status viv_session_touch(viv_session_store *store, const char *id, viv_error *err);
 /* The host path of a session's workspace, into buf. */
@@ -230,8 +228,7 @@ VIV_API viv_status viv_session_workspace(viv_session_store *store, const char *i
 VIV_API viv_status viv_session_list(viv_session_store *store, viv_session_info **list,
                                     size_t *count, viv_error *err);
 /* Remove a session and its workspace. Removing a missing session is VIV_OK. */
-VIV_API viv_status viv_session_remove(viv_session_store *store, const char *id,
-                                      viv_error *err);
+VIV_API viv_status viv_session_remove(viv_session_store *store, const char *id, viv_error *err);
 
 typedef struct viv_prune_entry {
     char id[65];
@@ -257,9 +254,8 @@ VIV_API void viv_prune_report_free(viv_prune_report *report);
 /* Relative paths of the regular files in a session's workspace, sorted,
  * optionally filtered by a glob on the relative path (fnmatch, "*" crosses
  * no "/"; NULL: all). Free with viv_strings_free. */
-VIV_API viv_status viv_session_files(viv_session_store *store, const char *id,
-                                     const char *pattern, char ***paths, size_t *count,
-                                     viv_error *err);
+VIV_API viv_status viv_session_files(viv_session_store *store, const char *id, const char *pattern,
+                                     char ***paths, size_t *count, viv_error *err);
 VIV_API void viv_strings_free(char **strings, size_t count);
 /* Read a file (at most max_bytes; more is VIV_EINVAL). *data is malloc'd. */
 VIV_API viv_status viv_session_read(viv_session_store *store, const char *id, const char *path,
@@ -267,11 +263,10 @@ VIV_API viv_status viv_session_read(viv_session_store *store, const char *id, co
 /* Write a file atomically, creating parent directories. With
  * overwrite=false an existing file is VIV_EINVAL ("exists"). */
 VIV_API viv_status viv_session_write(viv_session_store *store, const char *id, const char *path,
-                                     const void *data, size_t len, bool overwrite,
-                                     viv_error *err);
+                                     const void *data, size_t len, bool overwrite, viv_error *err);
 /* Delete a file, or a directory with recursive=true. */
-VIV_API viv_status viv_session_delete(viv_session_store *store, const char *id,
-                                      const char *path, bool recursive, viv_error *err);
+VIV_API viv_status viv_session_delete(viv_session_store *store, const char *id, const char *path,
+                                      bool recursive, viv_error *err);
 
 /* ---- sandbox -------------------------------------------------------------- */
 
@@ -295,7 +290,7 @@ VIV_API void viv_sandbox_set_logger(viv_sandbox *sb, viv_logger *logger);
 
 /* Optional per-execution inputs. Zero-initialise, then set what you need. */
 typedef struct viv_exec_options {
-    const char *filename;  /* name the program is shown under; default "main.py" */
+    const char *filename;    /* name the program is shown under; default "main.py" */
     const char *const *args; /* extra sys.argv entries after the program */
     size_t nargs;
     const uint8_t *stdin_data; /* borrowed; NULL: empty stdin */
@@ -342,10 +337,10 @@ typedef void (*viv_progress_fn)(void *user, const char *step, unsigned step_no, 
                                 double elapsed_s, bool done);
 
 typedef struct viv_compile_options {
-    const char *out_path;  /* also copy the artifact here; NULL: cache only */
-    const char *cache_dir; /* NULL: $VIVARIUM_CACHE_DIR, $XDG_CACHE_HOME/vivarium or
-                              ~/.cache/vivarium */
-    const char *cc;        /* C compiler; NULL: "cc" */
+    const char *out_path;     /* also copy the artifact here; NULL: cache only */
+    const char *cache_dir;    /* NULL: $VIVARIUM_CACHE_DIR, $XDG_CACHE_HOME/vivarium or
+                                 ~/.cache/vivarium */
+    const char *cc;           /* C compiler; NULL: "cc" */
     viv_progress_fn progress; /* may be NULL */
     void *user;
 } viv_compile_options;
@@ -360,8 +355,8 @@ typedef struct viv_compile_options {
  * the message names the log file).
  */
 VIV_API viv_status viv_guest_compile(const char *wasm_path, const viv_compile_options *opts,
-                                     char *artifact_path, size_t artifact_path_len,
-                                     bool *cache_hit, viv_error *err);
+                                     char *artifact_path, size_t artifact_path_len, bool *cache_hit,
+                                     viv_error *err);
 
 /* ---- result ------------------------------------------------------------- */
 

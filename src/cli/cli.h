@@ -16,7 +16,7 @@
 enum {
     VIV_EXIT_GUEST_MAX = 123,
     VIV_EXIT_TIMEOUT = 124,
-    VIV_EXIT_USAGE = 125,  /* usage or policy error: nothing ran */
+    VIV_EXIT_USAGE = 125, /* usage or policy error: nothing ran */
     VIV_EXIT_TRAPPED = 126,
     VIV_EXIT_NO_GUEST = 127,
 };
@@ -32,8 +32,8 @@ typedef struct viv_cli_common {
     const char *code; /* -c */
     const char *wasm; /* --wasm */
     bool json;
-    int first_arg;    /* argv index of the first non-option */
-    char *program;    /* the program's source, loaded */
+    int first_arg; /* argv index of the first non-option */
+    char *program; /* the program's source, loaded */
     size_t program_len;
     const char *filename;
     char namebuf[256];

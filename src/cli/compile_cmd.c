@@ -35,8 +35,8 @@ typedef struct progress_state {
     double last_print;
 } progress_state;
 
-static void show_progress(void *user, const char *step, unsigned no, unsigned steps,
-                          double elapsed, bool done)
+static void show_progress(void *user, const char *step, unsigned no, unsigned steps, double elapsed,
+                          bool done)
 {
     progress_state *ps = user;
     unsigned mins = (unsigned)(elapsed / 60), secs = (unsigned)elapsed % 60;
@@ -55,12 +55,9 @@ static void show_progress(void *user, const char *step, unsigned no, unsigned st
 int viv_cli_compile(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"cache-dir", required_argument, NULL, 'C'},
-        {"cc", required_argument, NULL, 'K'},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'}, {"cache-dir", required_argument, NULL, 'C'},
+        {"cc", required_argument, NULL, 'K'},     {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     viv_compile_options co = {0};
     progress_state ps = {.tty = isatty(STDERR_FILENO) == 1, .last_print = -1.0};
@@ -69,11 +66,21 @@ int viv_cli_compile(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (opt) {
-        case 'o': co.out_path = optarg; break;
-        case 'C': co.cache_dir = optarg; break;
-        case 'K': co.cc = optarg; break;
-        case 'q': quiet = true; break;
-        case 'h': fputs(compile_usage, stdout); return 0;
+        case 'o':
+            co.out_path = optarg;
+            break;
+        case 'C':
+            co.cache_dir = optarg;
+            break;
+        case 'K':
+            co.cc = optarg;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            fputs(compile_usage, stdout);
+            return 0;
         default:
             fprintf(stderr, "Try 'vivarium compile --help'.\n");
             return VIV_EXIT_USAGE;

@@ -181,18 +181,34 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
     optind = 1;
     while (rc < 0 && (opt = getopt_long(argc, argv, "+c:h", long_options, NULL)) != -1) {
         switch (opt) {
-        case 'c': c->code = optarg; break;
+        case 'c':
+            c->code = optarg;
+            break;
         case 'h':
             fputs(usage, stdout);
             rc = 0;
             break;
-        case OPT_WASM: c->wasm = optarg; break;
-        case OPT_JSON: c->json = true; break;
-        case OPT_POLICY: policy_file = optarg; break;
-        case OPT_STDIN: c->stdin_path = optarg; break;
-        case OPT_SESSION: c->session_id = optarg; break;
-        case OPT_SESSIONS_DIR: c->sessions_dir = optarg; break;
-        case OPT_LOG: c->log_target = optarg; break;
+        case OPT_WASM:
+            c->wasm = optarg;
+            break;
+        case OPT_JSON:
+            c->json = true;
+            break;
+        case OPT_POLICY:
+            policy_file = optarg;
+            break;
+        case OPT_STDIN:
+            c->stdin_path = optarg;
+            break;
+        case OPT_SESSION:
+            c->session_id = optarg;
+            break;
+        case OPT_SESSIONS_DIR:
+            c->sessions_dir = optarg;
+            break;
+        case OPT_LOG:
+            c->log_target = optarg;
+            break;
         case '?':
             fprintf(stderr, "Try 'vivarium %s --help'.\n", cmd);
             rc = VIV_EXIT_USAGE;
@@ -211,8 +227,9 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
         bool bad_value;
         st = apply_flag(c->policy, flags[i].opt, flags[i].arg, &err, &bad_value);
         if (bad_value) {
-            fprintf(stderr, "vivarium %s: invalid value for --%s: '%s'\nTry 'vivarium %s --help'.\n",
-                    cmd, option_name(flags[i].opt), flags[i].arg, cmd);
+            fprintf(stderr,
+                    "vivarium %s: invalid value for --%s: '%s'\nTry 'vivarium %s --help'.\n", cmd,
+                    option_name(flags[i].opt), flags[i].arg, cmd);
             rc = VIV_EXIT_USAGE;
         } else if (st != VIV_OK) {
             rc = viv_cli_fail(cmd, st, &err);
@@ -235,8 +252,7 @@ static int load_stdin(const char *cmd, viv_cli_common *c)
         return -1;
     }
     if (viv_cli_read_file(c->stdin_path, &c->stdin_data, &c->stdin_len) != 0) {
-        fprintf(stderr, "vivarium %s: cannot read %s: %s\n", cmd, c->stdin_path,
-                strerror(errno));
+        fprintf(stderr, "vivarium %s: cannot read %s: %s\n", cmd, c->stdin_path, strerror(errno));
         return VIV_EXIT_USAGE;
     }
     return -1;
@@ -264,8 +280,9 @@ static int load_source(const char *cmd, viv_cli_common *c, int argc, char **argv
         return -1;
     }
     if (c->first_arg >= argc) {
-        fprintf(stderr, "vivarium %s: no program given: use -c CODE, FILE or -\n"
-                        "Try 'vivarium %s --help'.\n",
+        fprintf(stderr,
+                "vivarium %s: no program given: use -c CODE, FILE or -\n"
+                "Try 'vivarium %s --help'.\n",
                 cmd, cmd);
         return VIV_EXIT_USAGE;
     }

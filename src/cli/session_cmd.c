@@ -36,8 +36,7 @@ static const char session_usage[] =
 static int fail(viv_status st, const viv_error *err)
 {
     fprintf(stderr, "vivarium session: %s\n", err->message);
-    return st == VIV_EINVAL && err->field[0] == '\0' && err->path[0] == '\0' ? VIV_EXIT_USAGE
-                                                                                : 1;
+    return st == VIV_EINVAL && err->field[0] == '\0' && err->path[0] == '\0' ? VIV_EXIT_USAGE : 1;
 }
 
 static int usage(const char *msg)
@@ -63,11 +62,20 @@ static bool parse_duration(const char *s, double *out)
     double mult = 1;
     if (*end != '\0') {
         switch (*end) {
-        case 's': mult = 1; break;
-        case 'm': mult = 60; break;
-        case 'h': mult = 3600; break;
-        case 'd': mult = 86400; break;
-        default: return false;
+        case 's':
+            mult = 1;
+            break;
+        case 'm':
+            mult = 60;
+            break;
+        case 'h':
+            mult = 3600;
+            break;
+        case 'd':
+            mult = 86400;
+            break;
+        default:
+            return false;
         }
         if (end[1] != '\0') {
             return false;
@@ -113,8 +121,8 @@ static int cmd_prune(viv_session_store *store, int argc, char **argv)
     for (size_t i = 0; i < rep.nskipped; i++) {
         printf("skipped %s: %s\n", rep.skipped[i].id, rep.skipped[i].reason);
     }
-    printf("%s %zu, skipped %zu, %s %llu bytes\n", dry ? "candidates" : "deleted",
-           rep.ndeleted, rep.nskipped, dry ? "would reclaim" : "reclaimed",
+    printf("%s %zu, skipped %zu, %s %llu bytes\n", dry ? "candidates" : "deleted", rep.ndeleted,
+           rep.nskipped, dry ? "would reclaim" : "reclaimed",
            (unsigned long long)rep.reclaimed_bytes);
     viv_prune_report_free(&rep);
     return 0;
@@ -173,16 +181,15 @@ static int cmd_write(viv_session_store *store, int argc, char **argv)
         return 1;
     }
     viv_error err = {0};
-    viv_status st = viv_session_write(store, argv[optind], argv[optind + 1], data, len,
-                                      overwrite, &err);
+    viv_status st =
+        viv_session_write(store, argv[optind], argv[optind + 1], data, len, overwrite, &err);
     free(data);
     return st == VIV_OK ? 0 : fail(st, &err);
 }
 
 static int cmd_delete(viv_session_store *store, int argc, char **argv)
 {
-    static const struct option opts[] = {{"recursive", no_argument, NULL, 'r'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"recursive", no_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     bool recursive = false;
     int opt;
     optind = 1;
@@ -303,10 +310,17 @@ int viv_cli_session(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (opt) {
-        case 'd': root = optarg; break;
-        case 'l': log_target = optarg; break;
-        case 'h': fputs(session_usage, stdout); return 0;
-        default: return usage("unknown option");
+        case 'd':
+            root = optarg;
+            break;
+        case 'l':
+            log_target = optarg;
+            break;
+        case 'h':
+            fputs(session_usage, stdout);
+            return 0;
+        default:
+            return usage("unknown option");
         }
     }
     if (optind >= argc) {

@@ -40,10 +40,20 @@ bool viv_cli_parse_size(const char *s, int64_t *out)
     int64_t mult = 1;
     if (*end != '\0') {
         switch (*end) {
-        case 'k': case 'K': mult = 1024; break;
-        case 'm': case 'M': mult = 1024 * 1024; break;
-        case 'g': case 'G': mult = 1024LL * 1024 * 1024; break;
-        default: return false;
+        case 'k':
+        case 'K':
+            mult = 1024;
+            break;
+        case 'm':
+        case 'M':
+            mult = 1024 * 1024;
+            break;
+        case 'g':
+        case 'G':
+            mult = 1024LL * 1024 * 1024;
+            break;
+        default:
+            return false;
         }
         end++;
         if (*end == 'i' || *end == 'I') {

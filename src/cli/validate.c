@@ -33,8 +33,8 @@ int viv_cli_validate(int argc, char **argv)
     }
     viv_error err = {0};
     viv_sandbox *sb = NULL;
-    viv_status st = viv_sandbox_create(c.policy, c.wasm ? c.wasm : viv_cli_default_guest(), &sb,
-                                       &err);
+    viv_status st =
+        viv_sandbox_create(c.policy, c.wasm ? c.wasm : viv_cli_default_guest(), &sb, &err);
     if (st != VIV_OK) {
         viv_cli_common_free(&c);
         return viv_cli_fail("validate", st, &err);

@@ -90,7 +90,4 @@ void viv_engine_artifact_close(viv_engine_artifact *a)
     free(a);
 }
 
-const viv_guest_artifact *viv_engine_artifact_info(const viv_engine_artifact *a)
-{
-    return a->info;
-}
+const viv_guest_artifact *viv_engine_artifact_info(const viv_engine_artifact *a) { return a->info; }

@@ -476,15 +476,15 @@ static void remove_tree_shallow(const char *dir, const char *const names[], size
     rmdir(dir);
 }
 
-viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_engine_compile_result *res,
-                                     char *err, size_t errlen)
+viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt,
+                                     viv_engine_compile_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
     const char *cc = opt->cc ? opt->cc : "cc";
     const char *olevel = opt->opt_level ? opt->opt_level : "-O1";
     char cache_root[4096];
-    const char *cache = opt->cache_dir ? opt->cache_dir
-                                       : viv_engine_cache_dir(cache_root, sizeof cache_root);
+    const char *cache =
+        opt->cache_dir ? opt->cache_dir : viv_engine_cache_dir(cache_root, sizeof cache_root);
     const char *gdir = glue_dir();
     if (gdir == NULL) {
         set_err(err, errlen,
@@ -504,8 +504,8 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
     double t0 = now_s();
     uint32_t initial_pages = 0;
     viv_engine_status status = VIV_ENGINE_EINVALID;
-    if (strip_and_inspect(wasm, wasm_len, &stripped, &stripped_len, &initial_pages, err,
-                          errlen) != 0) {
+    if (strip_and_inspect(wasm, wasm_len, &stripped, &stripped_len, &initial_pages, err, errlen) !=
+        0) {
         goto out;
     }
     viv_fuel_stats fstats = {0};
@@ -514,8 +514,8 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
         metered = stripped;
         metered_len = stripped_len;
         stripped = NULL;
-    } else if (viv_fuel_instrument(stripped, stripped_len, &metered, &metered_len, &fstats,
-                                   ferr, sizeof ferr) != 0) {
+    } else if (viv_fuel_instrument(stripped, stripped_len, &metered, &metered_len, &fstats, ferr,
+                                   sizeof ferr) != 0) {
         set_err(err, errlen, "fuel metering of %s failed: %s", opt->wasm_path, ferr);
         goto out;
     }
@@ -547,8 +547,8 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
                         "abi=%u\nfuel=%u\ninterrupt=volatile\nmodule=%s\nmetered=%s\nglue=%s\n"
                         "abi_h=%s\nwasm2c=%s\n"
                         "cc=%s\ncc_version=%s\nopt=%s\n",
-                        VIV_GUEST_ABI_VERSION, fuel_version, res->module_sha256,
-                        metered_sha, glue_sha, abi_sha, wasm2c_v, cc, cc_v, olevel);
+                        VIV_GUEST_ABI_VERSION, fuel_version, res->module_sha256, metered_sha,
+                        glue_sha, abi_sha, wasm2c_v, cc, cc_v, olevel);
     sha256_hex(keysrc, (size_t)klen, key);
 
     char art_dir[4200], so_path[4300], mod_dir[4200], mod_link[4300];
@@ -567,9 +567,8 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
             status = VIV_ENGINE_EHOST;
             goto out;
         }
-        static const char *const temps[] = {"metered.wasm", "guest.c", "guest.h", "guest.o",
-                                             "glue.o",       "guest.so", "build.log",
-                                             "info.json"};
+        static const char *const temps[] = {"metered.wasm", "guest.c",  "guest.h",   "guest.o",
+                                            "glue.o",       "guest.so", "build.log", "info.json"};
         char in_wasm[4400], gc[4400], go[4400], glo[4400], out_so[4400], logp[4400];
         snprintf(in_wasm, sizeof in_wasm, "%s/metered.wasm", work);
         snprintf(gc, sizeof gc, "%s/guest.c", work);
@@ -598,16 +597,36 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
         char *const a_wasm2c[] = {"wasm2c", "-n", VIV_GUEST_MODULE_NAME, in_wasm, "-o", gc, NULL};
         /* The generated code and glue must agree with the engine on how
          * bounds are checked: guard pages, no depth counter. */
-        char *const a_cc[] = {(char *)cc, (char *)olevel, "-fPIC", "-w",
+        char *const a_cc[] = {(char *)cc,
+                              (char *)olevel,
+                              "-fPIC",
+                              "-w",
                               "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1",
-                              "-DWASM_RT_USE_STACK_DEPTH_COUNT=0", "-c", gc, "-o", go, NULL};
-        char *const a_glue[] = {(char *)cc,    (char *)olevel, "-fPIC",  "-Wall", inc_work,
-                                inc_glue,      d_sha,          d_fuel,   d_pages, d_info,
+                              "-DWASM_RT_USE_STACK_DEPTH_COUNT=0",
+                              "-c",
+                              gc,
+                              "-o",
+                              go,
+                              NULL};
+        char *const a_glue[] = {(char *)cc,
+                                (char *)olevel,
+                                "-fPIC",
+                                "-Wall",
+                                inc_work,
+                                inc_glue,
+                                d_sha,
+                                d_fuel,
+                                d_pages,
+                                d_info,
                                 "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=1",
-                                "-DWASM_RT_USE_STACK_DEPTH_COUNT=0", "-c", glue_c, "-o", glo,
+                                "-DWASM_RT_USE_STACK_DEPTH_COUNT=0",
+                                "-c",
+                                glue_c,
+                                "-o",
+                                glo,
                                 NULL};
-        char *const a_link[] = {(char *)cc, "-shared", "-Wl,-z,defs", "-Wl,-z,now", "-o", out_so,
-                                go, glo, "-lm", NULL};
+        char *const a_link[] = {(char *)cc, "-shared", "-Wl,-z,defs", "-Wl,-z,now", "-o",
+                                out_so,     go,        glo,           "-lm",        NULL};
         step_ctx s2 = {opt, 2, "wasm2c: translate to C"};
         step_ctx s3 = {opt, 3, "compile the guest (cc, about 5 minutes and 7 GB)"};
         step_ctx s4 = {opt, 4, "compile the glue"};
@@ -650,9 +669,9 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_
                             "  \"abi\": %u,\n  \"fuel_pass\": %u,\n  \"initial_pages\": %u,\n"
                             "  \"charge_sites\": %llu,\n  \"wasm2c\": \"%s\",\n  \"cc\": \"%s\",\n"
                             "  \"opt\": \"%s\"\n}\n",
-                            res->module_sha256, opt->wasm_path, VIV_GUEST_ABI_VERSION,
-                            fuel_version, initial_pages,
-                            (unsigned long long)fstats.charge_sites, wasm2c_v, cc_v, olevel);
+                            res->module_sha256, opt->wasm_path, VIV_GUEST_ABI_VERSION, fuel_version,
+                            initial_pages, (unsigned long long)fstats.charge_sites, wasm2c_v, cc_v,
+                            olevel);
         char infop[4400];
         snprintf(infop, sizeof infop, "%s/info.json", work);
         write_file(infop, info, (size_t)ilen);

@@ -23,11 +23,11 @@
 #include "engine.h"
 
 typedef struct viv_engine_compile_options {
-    const char *wasm_path;  /* input module */
-    const char *out_path;   /* copy the artifact here too; may be NULL */
-    const char *cache_dir;  /* NULL: the default cache root */
-    const char *cc;         /* NULL: "cc" */
-    const char *opt_level;  /* NULL: "-O1" */
+    const char *wasm_path; /* input module */
+    const char *out_path;  /* copy the artifact here too; may be NULL */
+    const char *cache_dir; /* NULL: the default cache root */
+    const char *cc;        /* NULL: "cc" */
+    const char *opt_level; /* NULL: "-O1" */
     /* Skip the fuel pass. Only for measuring the pass's overhead (bench/):
      * the engine refuses to run such an artifact unless told otherwise. */
     bool unmetered;
@@ -43,8 +43,8 @@ typedef struct viv_engine_compile_result {
     bool cache_hit;
 } viv_engine_compile_result;
 
-viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt, viv_engine_compile_result *res,
-                                     char *err, size_t errlen);
+viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt,
+                                     viv_engine_compile_result *res, char *err, size_t errlen);
 
 /* The default cache root, into buf. Returns buf. */
 const char *viv_engine_cache_dir(char *buf, size_t len);

@@ -29,7 +29,7 @@ typedef enum viv_engine_status {
     VIV_ENGINE_ENOENT,   /* the artifact file does not exist */
     VIV_ENGINE_EINVALID, /* not an artifact, or built for another ABI or source */
     VIV_ENGINE_ENOMEM,
-    VIV_ENGINE_EHOST,    /* the host could not set something up */
+    VIV_ENGINE_EHOST, /* the host could not set something up */
 } viv_engine_status;
 
 /*
@@ -44,12 +44,12 @@ const viv_guest_artifact *viv_engine_artifact_info(const viv_engine_artifact *a)
 
 /* How a run ended, as the engine sees it. */
 typedef enum viv_engine_end {
-    VIV_END_RETURNED,    /* _start returned: exit status 0 */
-    VIV_END_EXIT,        /* proc_exit(code) */
+    VIV_END_RETURNED, /* _start returned: exit status 0 */
+    VIV_END_EXIT,     /* proc_exit(code) */
     VIV_END_OUT_OF_FUEL,
     VIV_END_TIMEOUT,
-    VIV_END_TRAP,        /* any other wasm trap */
-    VIV_END_HOST_ERROR,  /* the host failed (message says how) */
+    VIV_END_TRAP,       /* any other wasm trap */
+    VIV_END_HOST_ERROR, /* the host failed (message says how) */
 } viv_engine_end;
 
 typedef struct viv_engine_limits {
@@ -67,8 +67,8 @@ typedef struct viv_engine_outcome {
     uint32_t exit_code;
     char message[256];
     int64_t fuel_consumed;
-    uint32_t memory_pages;  /* final (= peak) linear memory size */
-    bool memory_cap_hit;    /* a memory.grow was refused at the cap */
+    uint32_t memory_pages; /* final (= peak) linear memory size */
+    bool memory_cap_hit;   /* a memory.grow was refused at the cap */
 } viv_engine_outcome;
 
 typedef struct viv_engine_run_params {

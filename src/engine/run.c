@@ -100,8 +100,8 @@ typedef struct saved_signals {
 static int install_signals(saved_signals *saved)
 {
     size_t alt_len = 64 * 1024;
-    saved->altstack_mem = mmap(NULL, alt_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                               -1, 0);
+    saved->altstack_mem =
+        mmap(NULL, alt_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (saved->altstack_mem == MAP_FAILED) {
         return -1;
     }
@@ -267,20 +267,35 @@ static void classify(const activation *act, viv_engine_outcome *out)
     out->end = VIV_END_TRAP;
     const char *what = "unknown trap";
     switch ((wasm_rt_trap_t)code) {
-    case WASM_RT_TRAP_OOB: what = "out of bounds memory access"; break;
-    case WASM_RT_TRAP_INT_OVERFLOW: what = "integer overflow"; break;
-    case WASM_RT_TRAP_DIV_BY_ZERO: what = "integer divide by zero"; break;
-    case WASM_RT_TRAP_INVALID_CONVERSION: what = "invalid conversion to integer"; break;
-    case WASM_RT_TRAP_CALL_INDIRECT: what = "indirect call type mismatch or null entry"; break;
-    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION: what = "uncaught exception"; break;
-    case WASM_RT_TRAP_EXHAUSTION: what = "call stack exhausted"; break;
-    default: break;
+    case WASM_RT_TRAP_OOB:
+        what = "out of bounds memory access";
+        break;
+    case WASM_RT_TRAP_INT_OVERFLOW:
+        what = "integer overflow";
+        break;
+    case WASM_RT_TRAP_DIV_BY_ZERO:
+        what = "integer divide by zero";
+        break;
+    case WASM_RT_TRAP_INVALID_CONVERSION:
+        what = "invalid conversion to integer";
+        break;
+    case WASM_RT_TRAP_CALL_INDIRECT:
+        what = "indirect call type mismatch or null entry";
+        break;
+    case WASM_RT_TRAP_UNCAUGHT_EXCEPTION:
+        what = "uncaught exception";
+        break;
+    case WASM_RT_TRAP_EXHAUSTION:
+        what = "call stack exhausted";
+        break;
+    default:
+        break;
     }
     snprintf(out->message, sizeof out->message, "%s", what);
 }
 
 #define DEFAULT_STACK_BYTES ((size_t)128 << 20)
-#define STACK_GUARD_BYTES ((size_t)16 << 20)
+#define STACK_GUARD_BYTES   ((size_t)16 << 20)
 
 viv_engine_status viv_engine_run(const viv_engine_run_params *p, viv_engine_outcome *out)
 {
@@ -321,8 +336,8 @@ viv_engine_status viv_engine_run(const viv_engine_run_params *p, viv_engine_outc
     size_t stack_len = p->limits.stack_bytes ? p->limits.stack_bytes : DEFAULT_STACK_BYTES;
     store.stack_guard = STACK_GUARD_BYTES;
     store.stack_len = stack_len + STACK_GUARD_BYTES;
-    store.stack = mmap(NULL, store.stack_len, PROT_NONE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    store.stack =
+        mmap(NULL, store.stack_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     act.instance = calloc(1, art->instance_size);
     saved_signals saved;
     bool signals_ok = false;

@@ -20,13 +20,13 @@
  * address plus 32-bit offset lands inside the reservation and out-of-bounds
  * accesses fault instead of needing explicit checks. */
 #define VIV_MEMORY_RESERVATION ((uint64_t)8 << 30)
-#define VIV_MEMORY_GUARD ((uint64_t)VIV_WASM_PAGE)
+#define VIV_MEMORY_GUARD       ((uint64_t)VIV_WASM_PAGE)
 
 typedef struct viv_func_types {
     struct viv_func_sig {
         uint32_t params, results;
         wasm_rt_type_t *types;
-    } *sigs;
+    } * sigs;
     uint32_t count, cap;
 } viv_func_types;
 
@@ -40,12 +40,12 @@ typedef struct viv_store {
     uint8_t *reservation;     /* start of its reserved region */
     uint64_t reservation_len;
 
-    uint8_t *stack;           /* guest native stack mapping (guard at bottom) */
+    uint8_t *stack; /* guest native stack mapping (guard at bottom) */
     size_t stack_len;
     size_t stack_guard;
 
-    int64_t *fuel;            /* the metering global, NULL until instantiated */
-    int32_t *interrupt;       /* the pass's interrupt flag, NULL until instantiated */
+    int64_t *fuel;      /* the metering global, NULL until instantiated */
+    int32_t *interrupt; /* the pass's interrupt flag, NULL until instantiated */
     volatile sig_atomic_t interrupted;
 
     uint32_t exit_code;

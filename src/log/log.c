@@ -45,9 +45,9 @@ typedef enum sink_kind { SINK_FD, SINK_FILE, SINK_SYSLOG, SINK_CALLBACK } sink_k
 
 typedef struct sink {
     sink_kind kind;
-    int fd;       /* SINK_FD (borrowed), SINK_FILE (owned) */
-    bool torn;    /* a line to fd was abandoned half-written */
-    char *ident;  /* SINK_SYSLOG */
+    int fd;        /* SINK_FD (borrowed), SINK_FILE (owned) */
+    bool torn;     /* a line to fd was abandoned half-written */
+    char *ident;   /* SINK_SYSLOG */
     viv_log_fn fn; /* SINK_CALLBACK */
     void *user;
 } sink;
@@ -72,10 +72,14 @@ static bool level_valid(viv_log_level level)
 const char *viv_log_level_name(viv_log_level level)
 {
     switch (level) {
-    case VIV_LOG_DEBUG: return "debug";
-    case VIV_LOG_INFO: return "info";
-    case VIV_LOG_WARNING: return "warning";
-    case VIV_LOG_ERROR: return "error";
+    case VIV_LOG_DEBUG:
+        return "debug";
+    case VIV_LOG_INFO:
+        return "info";
+    case VIV_LOG_WARNING:
+        return "warning";
+    case VIV_LOG_ERROR:
+        return "error";
     }
     return NULL;
 }
@@ -83,10 +87,14 @@ const char *viv_log_level_name(viv_log_level level)
 static int syslog_priority(viv_log_level level)
 {
     switch (level) {
-    case VIV_LOG_DEBUG: return LOG_DEBUG;
-    case VIV_LOG_INFO: return LOG_INFO;
-    case VIV_LOG_WARNING: return LOG_WARNING;
-    case VIV_LOG_ERROR: return LOG_ERR;
+    case VIV_LOG_DEBUG:
+        return LOG_DEBUG;
+    case VIV_LOG_INFO:
+        return LOG_INFO;
+    case VIV_LOG_WARNING:
+        return LOG_WARNING;
+    case VIV_LOG_ERROR:
+        return LOG_ERR;
     }
     return LOG_ERR;
 }
@@ -215,8 +223,8 @@ viv_status viv_logger_add_fd(viv_logger *lg, int fd, viv_error *err)
 viv_status viv_logger_add_file(viv_logger *lg, const char *path, viv_error *err)
 {
     if (lg == NULL || path == NULL || path[0] == '\0') {
-        return viv_error_set(err, VIV_EINVAL, NULL, path,
-                             "viv_logger_add_file: %s", lg ? "no path" : "logger is NULL");
+        return viv_error_set(err, VIV_EINVAL, NULL, path, "viv_logger_add_file: %s",
+                             lg ? "no path" : "logger is NULL");
     }
     int fd;
     do {
@@ -255,8 +263,7 @@ static bool ident_valid(const char *ident)
 viv_status viv_logger_add_syslog(viv_logger *lg, const char *ident, viv_error *err)
 {
     if (lg == NULL) {
-        return viv_error_set(err, VIV_EINVAL, NULL, NULL,
-                             "viv_logger_add_syslog: logger is NULL");
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL, "viv_logger_add_syslog: logger is NULL");
     }
     if (ident == NULL) {
         ident = "vivarium";
@@ -324,7 +331,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 }
 
 #define REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
-#define ELLIPSIS "\xE2\x80\xA6"    /* U+2026 */
+#define ELLIPSIS    "\xE2\x80\xA6" /* U+2026 */
 
 json_t *viv_log_path(const char *path)
 {
@@ -429,7 +436,8 @@ static char *build_line(viv_log_level level, const char *event, const char *exec
     if (fields != NULL && json_is_object(fields)) {
         const char *key;
         json_t *value;
-        json_object_foreach(fields, key, value) {
+        json_object_foreach(fields, key, value)
+        {
             if (!is_reserved(key) && json_object_set(obj, key, value) != 0) {
                 goto out;
             }
@@ -543,8 +551,7 @@ static bool deliver(sink *s, viv_log_level level, const char *event, char *buf, 
     }
     case SINK_SYSLOG:
         buf[len + 1] = '\0';
-        syslog(LOG_USER | syslog_priority(level), "%s[%ld]: %s", s->ident, (long)getpid(),
-               buf + 1);
+        syslog(LOG_USER | syslog_priority(level), "%s[%ld]: %s", s->ident, (long)getpid(), buf + 1);
         return true;
     case SINK_CALLBACK:
         buf[len + 1] = '\0';
@@ -554,8 +561,8 @@ static bool deliver(sink *s, viv_log_level level, const char *event, char *buf, 
     return false;
 }
 
-void viv_log_emit(viv_logger *lg, viv_log_level level, const char *event,
-                  const char *execution_id, json_t *fields)
+void viv_log_emit(viv_logger *lg, viv_log_level level, const char *event, const char *execution_id,
+                  json_t *fields)
 {
     if (!viv_log_enabled(lg, level) || event == NULL) {
         return;

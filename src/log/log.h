@@ -128,24 +128,24 @@
 #include "vivarium.h"
 
 /* Event names. */
-#define VIV_EV_EXECUTION_START "sandbox.execution.start"
-#define VIV_EV_EXECUTION_COMPLETE "sandbox.execution.complete"
-#define VIV_EV_SECURITY_PATH_ESCAPE "sandbox.security.path_escape"
-#define VIV_EV_SECURITY_READONLY_WRITE "sandbox.security.readonly_write"
-#define VIV_EV_SECURITY_OUT_OF_FUEL "sandbox.security.out_of_fuel"
-#define VIV_EV_SECURITY_MEMORY_LIMIT "sandbox.security.memory_limit"
-#define VIV_EV_SECURITY_TIMEOUT "sandbox.security.timeout"
-#define VIV_EV_SECURITY_OUTPUT_TRUNCATED "sandbox.security.output_truncated"
+#define VIV_EV_EXECUTION_START             "sandbox.execution.start"
+#define VIV_EV_EXECUTION_COMPLETE          "sandbox.execution.complete"
+#define VIV_EV_SECURITY_PATH_ESCAPE        "sandbox.security.path_escape"
+#define VIV_EV_SECURITY_READONLY_WRITE     "sandbox.security.readonly_write"
+#define VIV_EV_SECURITY_OUT_OF_FUEL        "sandbox.security.out_of_fuel"
+#define VIV_EV_SECURITY_MEMORY_LIMIT       "sandbox.security.memory_limit"
+#define VIV_EV_SECURITY_TIMEOUT            "sandbox.security.timeout"
+#define VIV_EV_SECURITY_OUTPUT_TRUNCATED   "sandbox.security.output_truncated"
 #define VIV_EV_SECURITY_INVALID_SESSION_ID "sandbox.security.invalid_session_id"
-#define VIV_EV_SESSION_CREATED "sandbox.session.created"
-#define VIV_EV_SESSION_RETRIEVED "sandbox.session.retrieved"
-#define VIV_EV_SESSION_DELETED "sandbox.session.deleted"
-#define VIV_EV_PRUNE_STARTED "sandbox.session.prune.started"
-#define VIV_EV_PRUNE_CANDIDATE "sandbox.session.prune.candidate"
-#define VIV_EV_PRUNE_DELETED "sandbox.session.prune.deleted"
-#define VIV_EV_PRUNE_SKIPPED "sandbox.session.prune.skipped"
-#define VIV_EV_PRUNE_ERROR "sandbox.session.prune.error"
-#define VIV_EV_PRUNE_COMPLETED "sandbox.session.prune.completed"
+#define VIV_EV_SESSION_CREATED             "sandbox.session.created"
+#define VIV_EV_SESSION_RETRIEVED           "sandbox.session.retrieved"
+#define VIV_EV_SESSION_DELETED             "sandbox.session.deleted"
+#define VIV_EV_PRUNE_STARTED               "sandbox.session.prune.started"
+#define VIV_EV_PRUNE_CANDIDATE             "sandbox.session.prune.candidate"
+#define VIV_EV_PRUNE_DELETED               "sandbox.session.prune.deleted"
+#define VIV_EV_PRUNE_SKIPPED               "sandbox.session.prune.skipped"
+#define VIV_EV_PRUNE_ERROR                 "sandbox.session.prune.error"
+#define VIV_EV_PRUNE_COMPLETED             "sandbox.session.prune.completed"
 
 /* Path lists in events: at most this many entries (the *_count fields carry
  * the totals) ... */
@@ -173,8 +173,8 @@
  * and discarded, so it never kills the process. syslog(3) reports no
  * errors, so a syslog sink never counts drops.
  */
-void viv_log_emit(viv_logger *lg, viv_log_level level, const char *event,
-                  const char *execution_id, json_t *fields);
+void viv_log_emit(viv_logger *lg, viv_log_level level, const char *event, const char *execution_id,
+                  json_t *fields);
 
 /* Whether an event at `level` would reach any sink: lets callers skip
  * building fields. False for a NULL logger. */

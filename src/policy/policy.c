@@ -29,13 +29,20 @@ viv_status viv_error_set(viv_error *err, viv_status status, const char *field, c
 const char *viv_status_name(viv_status status)
 {
     switch (status) {
-    case VIV_OK: return "VIV_OK";
-    case VIV_EINVAL: return "VIV_EINVAL";
-    case VIV_ENOMEM: return "VIV_ENOMEM";
-    case VIV_ENOENT: return "VIV_ENOENT";
-    case VIV_EPOLICY: return "VIV_EPOLICY";
-    case VIV_EHOST: return "VIV_EHOST";
-    case VIV_ENOGUEST: return "VIV_ENOGUEST";
+    case VIV_OK:
+        return "VIV_OK";
+    case VIV_EINVAL:
+        return "VIV_EINVAL";
+    case VIV_ENOMEM:
+        return "VIV_ENOMEM";
+    case VIV_ENOENT:
+        return "VIV_ENOENT";
+    case VIV_EPOLICY:
+        return "VIV_EPOLICY";
+    case VIV_EHOST:
+        return "VIV_EHOST";
+    case VIV_ENOGUEST:
+        return "VIV_ENOGUEST";
     }
     return "VIV_UNKNOWN";
 }
@@ -86,7 +93,8 @@ viv_status viv_policy_new(viv_policy **out, viv_error *err)
         viv_policy_free(p);
         return oom(err);
     }
-    viv_status st = viv_policy_set_argv(p, default_argv, sizeof default_argv / sizeof *default_argv, err);
+    viv_status st =
+        viv_policy_set_argv(p, default_argv, sizeof default_argv / sizeof *default_argv, err);
     for (size_t i = 0; st == VIV_OK && i < sizeof default_env / sizeof *default_env; i++) {
         st = viv_policy_set_env(p, default_env[i][0], default_env[i][1], err);
     }
@@ -161,11 +169,11 @@ viv_status viv_policy_copy(const viv_policy *src, viv_policy **out, viv_error *e
     return VIV_OK;
 }
 
-#define NEED_POLICY(p)                                                                            \
-    do {                                                                                          \
-        if ((p) == NULL) {                                                                        \
-            return viv_error_set(err, VIV_EINVAL, NULL, NULL, "policy must not be NULL");         \
-        }                                                                                         \
+#define NEED_POLICY(p)                                                                             \
+    do {                                                                                           \
+        if ((p) == NULL) {                                                                         \
+            return viv_error_set(err, VIV_EINVAL, NULL, NULL, "policy must not be NULL");          \
+        }                                                                                          \
     } while (0)
 
 static viv_status set_positive(viv_policy *p, int64_t *slot, int64_t v, const char *field,
@@ -173,8 +181,8 @@ static viv_status set_positive(viv_policy *p, int64_t *slot, int64_t v, const ch
 {
     NEED_POLICY(p);
     if (v <= 0) {
-        return viv_error_set(err, VIV_EPOLICY, field, NULL, "%s must be positive, got %lld",
-                             field, (long long)v);
+        return viv_error_set(err, VIV_EPOLICY, field, NULL, "%s must be positive, got %lld", field,
+                             (long long)v);
     }
     *slot = v;
     return VIV_OK;
@@ -263,8 +271,7 @@ viv_status viv_policy_set_data_dir(viv_policy *p, const char *dir, viv_error *er
     return dup_str(&p->data_dir, dir) ? VIV_OK : oom(err);
 }
 
-viv_status viv_policy_add_mount(viv_policy *p, const char *host, const char *guest,
-                                viv_error *err)
+viv_status viv_policy_add_mount(viv_policy *p, const char *host, const char *guest, viv_error *err)
 {
     NEED_POLICY(p);
     if (host == NULL || guest == NULL) {
@@ -336,8 +343,7 @@ void viv_policy_clear_env(viv_policy *p)
     p->nenv = 0;
 }
 
-viv_status viv_policy_set_argv(viv_policy *p, const char *const *argv, size_t argc,
-                               viv_error *err)
+viv_status viv_policy_set_argv(viv_policy *p, const char *const *argv, size_t argc, viv_error *err)
 {
     NEED_POLICY(p);
     if (argc == 0 || argv == NULL) {
@@ -438,8 +444,7 @@ static viv_status check_host_dir(const char *dir, const char *field, viv_error *
                              strerror(errno));
     }
     if (!S_ISDIR(st.st_mode)) {
-        return viv_error_set(err, VIV_EPOLICY, field, dir, "%s %s is not a directory", field,
-                             dir);
+        return viv_error_set(err, VIV_EPOLICY, field, dir, "%s %s is not a directory", field, dir);
     }
     return VIV_OK;
 }
@@ -461,8 +466,7 @@ viv_status viv_policy_validate(const viv_policy *p, viv_error *err)
         memcpy(&v, (const char *)p + positives[i].offset, sizeof v);
         if (v <= 0) {
             return viv_error_set(err, VIV_EPOLICY, positives[i].name, NULL,
-                                 "%s must be positive, got %lld", positives[i].name,
-                                 (long long)v);
+                                 "%s must be positive, got %lld", positives[i].name, (long long)v);
         }
     }
     if (p->memory_bytes > VIV_POLICY_MAX_MEMORY) {

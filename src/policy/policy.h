@@ -16,8 +16,8 @@
 
 #define VIV_POLICY_MAX_MEMORY ((int64_t)4 << 30)
 #define VIV_POLICY_MAX_MOUNTS 32
-#define VIV_POLICY_MAX_ENV 256
-#define VIV_POLICY_MAX_ARGV 256
+#define VIV_POLICY_MAX_ENV    256
+#define VIV_POLICY_MAX_ARGV   256
 
 typedef struct viv_mount {
     char *host;

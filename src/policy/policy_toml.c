@@ -42,17 +42,28 @@ static viv_status oom(viv_error *err)
 static const char *type_name(const viv_toml_value *v)
 {
     switch (viv_toml_type_of(v)) {
-    case VIV_TOML_TABLE: return "a table";
-    case VIV_TOML_ARRAY: return "an array";
-    case VIV_TOML_STRING: return "a string";
-    case VIV_TOML_INTEGER: return "an integer";
-    case VIV_TOML_FLOAT: return "a float";
-    case VIV_TOML_BOOL: return "a boolean";
-    case VIV_TOML_DATETIME: return "an offset date-time";
-    case VIV_TOML_DATETIME_LOCAL: return "a local date-time";
-    case VIV_TOML_DATE_LOCAL: return "a local date";
-    case VIV_TOML_TIME_LOCAL: return "a local time";
-    case VIV_TOML_NONE: break;
+    case VIV_TOML_TABLE:
+        return "a table";
+    case VIV_TOML_ARRAY:
+        return "an array";
+    case VIV_TOML_STRING:
+        return "a string";
+    case VIV_TOML_INTEGER:
+        return "an integer";
+    case VIV_TOML_FLOAT:
+        return "a float";
+    case VIV_TOML_BOOL:
+        return "a boolean";
+    case VIV_TOML_DATETIME:
+        return "an offset date-time";
+    case VIV_TOML_DATETIME_LOCAL:
+        return "a local date-time";
+    case VIV_TOML_DATE_LOCAL:
+        return "a local date";
+    case VIV_TOML_TIME_LOCAL:
+        return "a local time";
+    case VIV_TOML_NONE:
+        break;
     }
     return "nothing";
 }
@@ -327,8 +338,12 @@ static viv_status apply_mounts(const loader *ld, const viv_toml_value *v)
         char field[FIELD_MAX];
         snprintf(field, sizeof field, "additional_readonly_mounts[%zu]", i);
         switch (viv_toml_type_of(item)) {
-        case VIV_TOML_STRING: st = mount_from_string(ld, item, field); break;
-        case VIV_TOML_TABLE: st = mount_from_table(ld, item, i, field); break;
+        case VIV_TOML_STRING:
+            st = mount_from_string(ld, item, field);
+            break;
+        case VIV_TOML_TABLE:
+            st = mount_from_table(ld, item, i, field);
+            break;
         default:
             st = type_error(field, "a \"HOST:GUEST\" string or a {host, guest} table", item,
                             ld->err);
@@ -405,9 +420,12 @@ static viv_status apply_key(const loader *ld, const struct policy_key *k, const 
         }
         return viv_policy_set_preserve_logs(ld->p, b, err);
     }
-    case KEY_ARGV: return apply_argv(ld, v);
-    case KEY_MOUNTS: return apply_mounts(ld, v);
-    case KEY_ENV: return apply_env(ld, v);
+    case KEY_ARGV:
+        return apply_argv(ld, v);
+    case KEY_MOUNTS:
+        return apply_mounts(ld, v);
+    case KEY_ENV:
+        return apply_env(ld, v);
     }
     return viv_error_set(err, VIV_EPOLICY, k->name, NULL, "%s is not handled", k->name);
 }

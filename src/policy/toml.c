@@ -31,10 +31,10 @@
 void *viv_toml_test_realloc(void *ptr, size_t size);
 void viv_toml_test_free(void *ptr);
 #define toml_realloc viv_toml_test_realloc
-#define toml_free viv_toml_test_free
+#define toml_free    viv_toml_test_free
 #else
 #define toml_realloc realloc
-#define toml_free free
+#define toml_free    free
 #endif
 
 /* How a table or array came to exist decides what may still be done to it;
@@ -125,7 +125,8 @@ static void locate(const parser *p, size_t pos, int *line, int *col)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static int fail_at(parser *p, size_t pos, const char *fmt, ...)
+static int
+fail_at(parser *p, size_t pos, const char *fmt, ...)
 {
     if (p->failed)
         return -1;
@@ -140,10 +141,7 @@ static int fail_at(parser *p, size_t pos, const char *fmt, ...)
     return -1;
 }
 
-static int oom(parser *p)
-{
-    return fail_at(p, p->pos, "out of memory");
-}
+static int oom(parser *p) { return fail_at(p, p->pos, "out of memory"); }
 
 /* Describes the byte at pos for messages, without echoing raw control
  * characters or partial UTF-8 into the error text. */
@@ -222,12 +220,10 @@ static viv_toml_value *new_value(parser *p, viv_toml_type type)
 
 /* Containers carry their depth so that every way of nesting (headers,
  * dotted keys, inline values) hits the same limit. */
-static viv_toml_value *new_container(parser *p, viv_toml_type type, int depth,
-                                     size_t pos)
+static viv_toml_value *new_container(parser *p, viv_toml_type type, int depth, size_t pos)
 {
     if (depth > VIV_TOML_MAX_DEPTH) {
-        fail_at(p, pos, "nesting deeper than %d tables/arrays",
-                VIV_TOML_MAX_DEPTH);
+        fail_at(p, pos, "nesting deeper than %d tables/arrays", VIV_TOML_MAX_DEPTH);
         return NULL;
     }
     viv_toml_value *v = new_value(p, type);
@@ -246,8 +242,7 @@ static uint64_t hash_key(const char *k, size_t len)
     return h;
 }
 
-static viv_toml_value *table_find(const viv_toml_value *t, const char *key,
-                                  size_t len)
+static viv_toml_value *table_find(const viv_toml_value *t, const char *key, size_t len)
 {
     if (t->u.t.idx) {
         size_t mask = t->u.t.idx_cap - 1;
@@ -279,8 +274,7 @@ static void index_put(uint32_t *idx, size_t cap, const entry *e, uint32_t slot)
 
 /* Takes ownership of key and val only when it succeeds. The caller has
  * already checked that the key is new. */
-static int table_insert(parser *p, viv_toml_value *t, char *key, size_t len,
-                        viv_toml_value *val)
+static int table_insert(parser *p, viv_toml_value *t, char *key, size_t len, viv_toml_value *val)
 {
     if (t->u.t.n >= UINT32_MAX / 4)
         return fail_at(p, p->pos, "too many keys in one table");
@@ -373,39 +367,29 @@ static const char *type_name(const viv_toml_value *v)
  * Characters
  * ------------------------------------------------------------------------ */
 
-static int peek(const parser *p)
-{
-    return p->pos < p->len ? p->s[p->pos] : -1;
-}
+static int peek(const parser *p) { return p->pos < p->len ? p->s[p->pos] : -1; }
 
 static int peek_at(const parser *p, size_t off)
 {
     return p->len - p->pos > off ? p->s[p->pos + off] : -1;
 }
 
-static bool is_digit(int c)
-{
-    return c >= '0' && c <= '9';
-}
+static bool is_digit(int c) { return c >= '0' && c <= '9'; }
 
 static bool is_bare(int c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '_';
 }
 
 /* Control characters the spec forbids in comments and strings (tab is the
  * one exception; newlines are handled by the callers). */
-static bool is_control(int c)
-{
-    return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7F;
-}
+static bool is_control(int c) { return (c >= 0 && c < 0x20 && c != '\t') || c == 0x7F; }
 
 /* What may directly follow a scalar value. */
 static bool is_value_end(int c)
 {
-    return c < 0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' ||
-           c == '#' || c == ',' || c == ']' || c == '}';
+    return c < 0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '#' || c == ',' ||
+           c == ']' || c == '}';
 }
 
 static void skip_ws(parser *p)
@@ -438,12 +422,12 @@ static int skip_comment(parser *p)
         if (c == '\r') {
             if (peek_at(p, 1) == '\n')
                 return 0;
-            return fail_at(p, p->pos, "carriage return not followed by "
-                                      "a newline in comment");
+            return fail_at(p, p->pos,
+                           "carriage return not followed by "
+                           "a newline in comment");
         }
         if (is_control(c))
-            return fail_at(p, p->pos, "control character 0x%02X in comment",
-                           (unsigned)c);
+            return fail_at(p, p->pos, "control character 0x%02X in comment", (unsigned)c);
         p->pos++;
     }
     return 0;
@@ -524,10 +508,7 @@ static int sb_put(parser *p, sbuf *b, const void *data, size_t n)
     return 0;
 }
 
-static int sb_putc(parser *p, sbuf *b, char c)
-{
-    return sb_put(p, b, &c, 1);
-}
+static int sb_putc(parser *p, sbuf *b, char c) { return sb_put(p, b, &c, 1); }
 
 /* Hands the buffer to the caller as a NUL-terminated string. */
 static int sb_finish(parser *p, sbuf *b, char **out, size_t *len)
@@ -585,13 +566,27 @@ static int parse_escape(parser *p, sbuf *b)
     int c = peek_at(p, 1);
     char simple = 0;
     switch (c) {
-    case 'b': simple = '\b'; break;
-    case 't': simple = '\t'; break;
-    case 'n': simple = '\n'; break;
-    case 'f': simple = '\f'; break;
-    case 'r': simple = '\r'; break;
-    case '"': simple = '"'; break;
-    case '\\': simple = '\\'; break;
+    case 'b':
+        simple = '\b';
+        break;
+    case 't':
+        simple = '\t';
+        break;
+    case 'n':
+        simple = '\n';
+        break;
+    case 'f':
+        simple = '\f';
+        break;
+    case 'r':
+        simple = '\r';
+        break;
+    case '"':
+        simple = '"';
+        break;
+    case '\\':
+        simple = '\\';
+        break;
     case 'u':
     case 'U': {
         size_t digits = c == 'u' ? 4 : 8;
@@ -599,13 +594,14 @@ static int parse_escape(parser *p, sbuf *b)
         for (size_t i = 0; i < digits; i++) {
             int h = hex_value(peek_at(p, 2 + i));
             if (h < 0)
-                return fail_at(p, at, "\\%c escape needs %zu hex digits",
-                               (char)c, digits);
+                return fail_at(p, at, "\\%c escape needs %zu hex digits", (char)c, digits);
             cp = (cp << 4) | (uint32_t)h;
         }
         if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return fail_at(p, at, "\\%c escape is not a Unicode scalar "
-                                  "value", (char)c);
+            return fail_at(p, at,
+                           "\\%c escape is not a Unicode scalar "
+                           "value",
+                           (char)c);
         p->pos += 2 + digits;
         return put_utf8(p, b, cp);
     }
@@ -613,8 +609,10 @@ static int parse_escape(parser *p, sbuf *b)
         return fail_at(p, at, "unterminated string");
     default: {
         char d[24];
-        return fail_at(p, at, "invalid escape sequence: backslash followed "
-                              "by %s", describe(p, p->pos + 1, d));
+        return fail_at(p, at,
+                       "invalid escape sequence: backslash followed "
+                       "by %s",
+                       describe(p, p->pos + 1, d));
     }
     }
     p->pos += 2;
@@ -657,8 +655,7 @@ static int parse_line_string(parser *p, char **out, size_t *len)
             if (parse_escape(p, &b))
                 goto fail;
         } else if (is_control(c)) {
-            fail_at(p, p->pos, "control character 0x%02X in string",
-                    (unsigned)c);
+            fail_at(p, p->pos, "control character 0x%02X in string", (unsigned)c);
             goto fail;
         } else if (copy_plain(p, &b, quote, escapes)) {
             goto fail;
@@ -694,8 +691,9 @@ static int parse_ml_string(parser *p, char **out, size_t *len)
             while (peek_at(p, n) == quote && n < 6)
                 n++;
             if (n >= 6 || (n >= 3 && peek_at(p, n) == quote)) {
-                fail_at(p, p->pos, "too many quotes in a row in multi-line "
-                                   "string");
+                fail_at(p, p->pos,
+                        "too many quotes in a row in multi-line "
+                        "string");
                 goto fail;
             }
             if (n >= 3) {
@@ -714,9 +712,8 @@ static int parse_ml_string(parser *p, char **out, size_t *len)
             size_t j = p->pos + 1;
             while (j < p->len && (p->s[j] == ' ' || p->s[j] == '\t'))
                 j++;
-            if (j < p->len && (p->s[j] == '\n' ||
-                               (p->s[j] == '\r' && j + 1 < p->len &&
-                                p->s[j + 1] == '\n'))) {
+            if (j < p->len &&
+                (p->s[j] == '\n' || (p->s[j] == '\r' && j + 1 < p->len && p->s[j + 1] == '\n'))) {
                 p->pos = j;
                 for (;;) {
                     skip_ws(p);
@@ -730,15 +727,15 @@ static int parse_ml_string(parser *p, char **out, size_t *len)
             /* Newlines are normalised to LF so that a policy reads the same
              * whichever platform it was edited on. */
             if (!eat_newline(p)) {
-                fail_at(p, p->pos, "carriage return not followed by a "
-                                   "newline in string");
+                fail_at(p, p->pos,
+                        "carriage return not followed by a "
+                        "newline in string");
                 goto fail;
             }
             if (sb_putc(p, &b, '\n'))
                 goto fail;
         } else if (is_control(c)) {
-            fail_at(p, p->pos, "control character 0x%02X in string",
-                    (unsigned)c);
+            fail_at(p, p->pos, "control character 0x%02X in string", (unsigned)c);
             goto fail;
         } else if (copy_plain(p, &b, quote, escapes)) {
             goto fail;
@@ -774,8 +771,7 @@ static int parse_simple_key(parser *p, char **out, size_t *len)
     }
     if (!is_bare(c)) {
         char d[24];
-        return fail_at(p, p->pos, "expected a key, found %s",
-                       describe(p, p->pos, d));
+        return fail_at(p, p->pos, "expected a key, found %s", describe(p, p->pos, d));
     }
     size_t start = p->pos;
     while (is_bare(peek(p)))
@@ -822,8 +818,7 @@ static bool scan_digits(const unsigned char *t, size_t n, size_t *i, int base)
 }
 
 /* Magnitude of already-validated digits; false on uint64 overflow. */
-static bool accumulate(const unsigned char *t, size_t from, size_t to,
-                       int base, uint64_t *out)
+static bool accumulate(const unsigned char *t, size_t from, size_t to, int base, uint64_t *out)
 {
     uint64_t v = 0;
     for (size_t i = from; i < to; i++) {
@@ -838,13 +833,9 @@ static bool accumulate(const unsigned char *t, size_t from, size_t to,
     return true;
 }
 
-static bool is_number_char(int c)
-{
-    return is_bare(c) || c == '+' || c == '.';
-}
+static bool is_number_char(int c) { return is_bare(c) || c == '+' || c == '.'; }
 
-static int to_double(parser *p, size_t at, const unsigned char *t, size_t n,
-                     double *out)
+static int to_double(parser *p, size_t at, const unsigned char *t, size_t n, double *out)
 {
     char small[128];
     char *buf = small;
@@ -888,8 +879,7 @@ static int parse_number(parser *p, viv_toml_value **out)
         end++;
     if (end == at) {
         char d[24];
-        return fail_at(p, at, "expected a value, found %s",
-                       describe(p, at, d));
+        return fail_at(p, at, "expected a value, found %s", describe(p, at, d));
     }
     const unsigned char *t = p->s + at;
     size_t n = end - at, i = 0;
@@ -901,8 +891,7 @@ static int parse_number(parser *p, viv_toml_value **out)
     }
 
     viv_toml_value *v;
-    if (n - i == 3 && (memcmp(t + i, "inf", 3) == 0 ||
-                       memcmp(t + i, "nan", 3) == 0)) {
+    if (n - i == 3 && (memcmp(t + i, "inf", 3) == 0 || memcmp(t + i, "nan", 3) == 0)) {
         if (!(v = new_value(p, VIV_TOML_FLOAT)))
             return -1;
         if (t[i] == 'i')
@@ -912,14 +901,14 @@ static int parse_number(parser *p, viv_toml_value **out)
         goto done;
     }
 
-    if (!sign && n >= 2 && t[0] == '0' &&
-        (t[1] == 'x' || t[1] == 'o' || t[1] == 'b')) {
+    if (!sign && n >= 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'o' || t[1] == 'b')) {
         int base = t[1] == 'x' ? 16 : t[1] == 'o' ? 8 : 2;
         i = 2;
         if (!scan_digits(t, n, &i, base) || i != n)
             return fail_at(p, at, "invalid %s integer",
-                           base == 16 ? "hexadecimal"
-                           : base == 8 ? "octal" : "binary");
+                           base == 16  ? "hexadecimal"
+                           : base == 8 ? "octal"
+                                       : "binary");
         uint64_t mag;
         if (!accumulate(t, 2, n, base, &mag) || mag > INT64_MAX)
             return fail_at(p, at, "integer does not fit in 64 bits");
@@ -931,8 +920,9 @@ static int parse_number(parser *p, viv_toml_value **out)
 
     size_t int_start = i;
     if (i < n && !is_digit(t[i]))
-        return fail_at(p, at, "expected a value (bare words other than "
-                              "true, false, inf and nan need quotes)");
+        return fail_at(p, at,
+                       "expected a value (bare words other than "
+                       "true, false, inf and nan need quotes)");
     if (!scan_digits(t, n, &i, 10))
         return fail_at(p, at, "invalid number");
     size_t int_end = i;
@@ -942,8 +932,9 @@ static int parse_number(parser *p, viv_toml_value **out)
     if (i < n && t[i] == '.') {
         i++;
         if (!scan_digits(t, n, &i, 10))
-            return fail_at(p, at, "a decimal point must be followed by "
-                                  "digits");
+            return fail_at(p, at,
+                           "a decimal point must be followed by "
+                           "digits");
         is_float = true;
     }
     if (i < n && (t[i] == 'e' || t[i] == 'E')) {
@@ -984,8 +975,7 @@ done:
  * Dates and times
  * ------------------------------------------------------------------------ */
 
-static bool digits_at(const unsigned char *s, size_t avail, size_t i,
-                      size_t n)
+static bool digits_at(const unsigned char *s, size_t avail, size_t i, size_t n)
 {
     if (avail < i + n)
         return false;
@@ -995,10 +985,7 @@ static bool digits_at(const unsigned char *s, size_t avail, size_t i,
     return true;
 }
 
-static int num2(const unsigned char *s)
-{
-    return (s[0] - '0') * 10 + (s[1] - '0');
-}
+static int num2(const unsigned char *s) { return (s[0] - '0') * 10 + (s[1] - '0'); }
 
 static bool looks_like_date(const parser *p)
 {
@@ -1014,21 +1001,19 @@ static bool looks_like_time(const unsigned char *s, size_t avail)
 
 static int days_in_month(int year, int month)
 {
-    static const int days[] = {31, 28, 31, 30, 31, 30,
-                               31, 31, 30, 31, 30, 31};
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (month == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
         return 29;
     return days[month - 1];
 }
 
 /* Validates HH:MM:SS[.frac] at s + *i and advances *i past it. */
-static int scan_time(parser *p, const unsigned char *s, size_t avail,
-                     size_t *i)
+static int scan_time(parser *p, const unsigned char *s, size_t avail, size_t *i)
 {
     size_t at = p->pos + *i, j = *i;
     if (!digits_at(s, avail, j, 2) || avail <= j + 2 || s[j + 2] != ':' ||
-        !digits_at(s, avail, j + 3, 2) || avail <= j + 5 ||
-        s[j + 5] != ':' || !digits_at(s, avail, j + 6, 2))
+        !digits_at(s, avail, j + 3, 2) || avail <= j + 5 || s[j + 5] != ':' ||
+        !digits_at(s, avail, j + 6, 2))
         return fail_at(p, at, "invalid time: expected HH:MM:SS");
     if (num2(s + j) > 23)
         return fail_at(p, at, "hour out of range");
@@ -1040,8 +1025,9 @@ static int scan_time(parser *p, const unsigned char *s, size_t avail,
     if (j < avail && s[j] == '.') {
         j++;
         if (!digits_at(s, avail, j, 1))
-            return fail_at(p, at, "fractional seconds need digits after "
-                                  "the '.'");
+            return fail_at(p, at,
+                           "fractional seconds need digits after "
+                           "the '.'");
         while (j < avail && is_digit(s[j]))
             j++;
     }
@@ -1056,11 +1042,9 @@ static int parse_datetime(parser *p, viv_toml_value **out)
     bool has_date = false, has_time = false, has_offset = false;
 
     if (looks_like_date(p)) {
-        if (!digits_at(s, avail, 5, 2) || avail <= 7 || s[7] != '-' ||
-            !digits_at(s, avail, 8, 2))
+        if (!digits_at(s, avail, 5, 2) || avail <= 7 || s[7] != '-' || !digits_at(s, avail, 8, 2))
             return fail_at(p, at, "invalid date: expected YYYY-MM-DD");
-        int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 +
-                   (s[2] - '0') * 10 + (s[3] - '0');
+        int year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
         int month = num2(s + 5), day = num2(s + 8);
         if (month < 1 || month > 12)
             return fail_at(p, at, "month out of range");
@@ -1071,8 +1055,7 @@ static int parse_datetime(parser *p, viv_toml_value **out)
         /* A space separates date and time only if a time follows it;
          * otherwise it is just whitespace after a local date. */
         if (i < avail && (s[i] == 'T' || s[i] == 't' ||
-                          (s[i] == ' ' &&
-                           looks_like_time(s + i + 1, avail - i - 1)))) {
+                          (s[i] == ' ' && looks_like_time(s + i + 1, avail - i - 1)))) {
             i++;
             has_time = true;
         }
@@ -1086,8 +1069,8 @@ static int parse_datetime(parser *p, viv_toml_value **out)
             i++;
             has_offset = true;
         } else if (s[i] == '+' || s[i] == '-') {
-            if (!digits_at(s, avail, i + 1, 2) || avail <= i + 3 ||
-                s[i + 3] != ':' || !digits_at(s, avail, i + 4, 2))
+            if (!digits_at(s, avail, i + 1, 2) || avail <= i + 3 || s[i + 3] != ':' ||
+                !digits_at(s, avail, i + 4, 2))
                 return fail_at(p, at + i, "invalid offset: expected +HH:MM");
             if (num2(s + i + 1) > 23 || num2(s + i + 4) > 59)
                 return fail_at(p, at + i, "offset out of range");
@@ -1097,12 +1080,11 @@ static int parse_datetime(parser *p, viv_toml_value **out)
     }
     if (i < avail && !is_value_end(s[i])) {
         char d[24];
-        return fail_at(p, at + i, "unexpected %s after date/time",
-                       describe(p, at + i, d));
+        return fail_at(p, at + i, "unexpected %s after date/time", describe(p, at + i, d));
     }
 
-    viv_toml_type type = !has_date   ? VIV_TOML_TIME_LOCAL
-                         : !has_time ? VIV_TOML_DATE_LOCAL
+    viv_toml_type type = !has_date    ? VIV_TOML_TIME_LOCAL
+                         : !has_time  ? VIV_TOML_DATE_LOCAL
                          : has_offset ? VIV_TOML_DATETIME
                                       : VIV_TOML_DATETIME_LOCAL;
     viv_toml_value *v = new_value(p, type);
@@ -1165,8 +1147,7 @@ static int parse_array(parser *p, int depth, viv_toml_value **out)
         if (peek(p) == ']')
             break;
         char d[24];
-        fail_at(p, p->pos, "expected ',' or ']' in array, found %s",
-                describe(p, p->pos, d));
+        fail_at(p, p->pos, "expected ',' or ']' in array, found %s", describe(p, p->pos, d));
         goto fail;
     }
     p->pos++;
@@ -1202,8 +1183,9 @@ static int parse_inline_table(parser *p, int depth, viv_toml_value **out)
             if (peek(p) == '}')
                 break;
             char d[24];
-            fail_at(p, p->pos, "expected ',' or '}' in inline table, found "
-                               "%s (inline tables must fit on one line)",
+            fail_at(p, p->pos,
+                    "expected ',' or '}' in inline table, found "
+                    "%s (inline tables must fit on one line)",
                     describe(p, p->pos, d));
             goto fail;
         }
@@ -1221,8 +1203,7 @@ static int parse_string_value(parser *p, viv_toml_value **out)
 {
     char *s;
     size_t len;
-    int rc = at_triple(p) ? parse_ml_string(p, &s, &len)
-                          : parse_line_string(p, &s, &len);
+    int rc = at_triple(p) ? parse_ml_string(p, &s, &len) : parse_line_string(p, &s, &len);
     if (rc)
         return -1;
     viv_toml_value *v = new_value(p, VIV_TOML_STRING);
@@ -1243,17 +1224,18 @@ static int parse_bool(parser *p, viv_toml_value **out)
     if (p->len - p->pos >= 4 && memcmp(p->s + p->pos, "true", 4) == 0) {
         val = true;
         n = 4;
-    } else if (p->len - p->pos >= 5 &&
-               memcmp(p->s + p->pos, "false", 5) == 0) {
+    } else if (p->len - p->pos >= 5 && memcmp(p->s + p->pos, "false", 5) == 0) {
         val = false;
         n = 5;
     } else {
-        return fail_at(p, p->pos, "expected a value (bare words other than "
-                                  "true, false, inf and nan need quotes)");
+        return fail_at(p, p->pos,
+                       "expected a value (bare words other than "
+                       "true, false, inf and nan need quotes)");
     }
     if (!is_value_end(peek_at(p, n)))
-        return fail_at(p, p->pos, "expected a value (bare words other than "
-                                  "true, false, inf and nan need quotes)");
+        return fail_at(p, p->pos,
+                       "expected a value (bare words other than "
+                       "true, false, inf and nan need quotes)");
     viv_toml_value *v = new_value(p, VIV_TOML_BOOL);
     if (!v)
         return -1;
@@ -1279,8 +1261,7 @@ static int parse_value(parser *p, int depth, viv_toml_value **out)
     case '{':
         return parse_inline_table(p, depth, out);
     default:
-        if (looks_like_date(p) ||
-            looks_like_time(p->s + p->pos, p->len - p->pos))
+        if (looks_like_date(p) || looks_like_time(p->s + p->pos, p->len - p->pos))
             return parse_datetime(p, out);
         return parse_number(p, out);
     }
@@ -1319,13 +1300,16 @@ static int parse_keyval(parser *p, viv_toml_value *tbl)
         } else {
             toml_free(k);
             if (child->type != VIV_TOML_TABLE)
-                return fail_at(p, kpos, "cannot use a dotted key here: the "
-                                        "key is already %s", type_name(child));
+                return fail_at(p, kpos,
+                               "cannot use a dotted key here: the "
+                               "key is already %s",
+                               type_name(child));
             if (child->flags & F_INLINE)
                 return fail_at(p, kpos, "cannot add keys to an inline table");
             if (!(child->flags & F_DOTTED))
-                return fail_at(p, kpos, "cannot add keys with a dotted key "
-                                        "to a table defined by a [header]");
+                return fail_at(p, kpos,
+                               "cannot add keys with a dotted key "
+                               "to a table defined by a [header]");
         }
         tbl = child;
         kpos = p->pos;
@@ -1336,8 +1320,7 @@ static int parse_keyval(parser *p, viv_toml_value *tbl)
     if (peek(p) != '=') {
         char d[24];
         toml_free(k);
-        return fail_at(p, p->pos, "expected '=' after key, found %s",
-                       describe(p, p->pos, d));
+        return fail_at(p, p->pos, "expected '=' after key, found %s", describe(p, p->pos, d));
     }
     p->pos++;
     skip_ws(p);
@@ -1378,8 +1361,7 @@ static int parse_header(parser *p)
             p->pos++;
             skip_ws(p);
             if (!child) {
-                child = new_container(p, VIV_TOML_TABLE, tbl->depth + 1,
-                                      kpos);
+                child = new_container(p, VIV_TOML_TABLE, tbl->depth + 1, kpos);
                 if (!child) {
                     toml_free(k);
                     return -1;
@@ -1392,13 +1374,11 @@ static int parse_header(parser *p)
                 }
             } else {
                 toml_free(k);
-                if (child->type == VIV_TOML_ARRAY &&
-                    (child->flags & F_AOT)) {
+                if (child->type == VIV_TOML_ARRAY && (child->flags & F_AOT)) {
                     /* Sub-tables attach to the latest element. */
                     child = child->u.a.v[child->u.a.n - 1];
                 } else if (child->type != VIV_TOML_TABLE) {
-                    return fail_at(p, kpos, "key is already %s, not a table",
-                                   type_name(child));
+                    return fail_at(p, kpos, "key is already %s, not a table", type_name(child));
                 } else if (child->flags & F_INLINE) {
                     return fail_at(p, kpos, "cannot extend an inline table");
                 }
@@ -1411,16 +1391,16 @@ static int parse_header(parser *p)
         if (peek(p) != ']' || (aot && peek_at(p, 1) != ']')) {
             toml_free(k);
             char d[24];
-            return fail_at(p, p->pos, "expected '%s' to close the table "
-                                      "header, found %s", aot ? "]]" : "]",
-                           describe(p, p->pos, d));
+            return fail_at(p, p->pos,
+                           "expected '%s' to close the table "
+                           "header, found %s",
+                           aot ? "]]" : "]", describe(p, p->pos, d));
         }
         p->pos += aot ? 2 : 1;
 
         if (!aot) {
             if (!child) {
-                child = new_container(p, VIV_TOML_TABLE, tbl->depth + 1,
-                                      kpos);
+                child = new_container(p, VIV_TOML_TABLE, tbl->depth + 1, kpos);
                 if (!child) {
                     toml_free(k);
                     return -1;
@@ -1433,14 +1413,18 @@ static int parse_header(parser *p)
             } else {
                 toml_free(k);
                 if (child->type != VIV_TOML_TABLE)
-                    return fail_at(p, start, "cannot define table: key is "
-                                             "already %s", type_name(child));
+                    return fail_at(p, start,
+                                   "cannot define table: key is "
+                                   "already %s",
+                                   type_name(child));
                 if (child->flags & F_DOTTED)
-                    return fail_at(p, start, "table already defined with "
-                                             "dotted keys");
+                    return fail_at(p, start,
+                                   "table already defined with "
+                                   "dotted keys");
                 if (child->flags & F_INLINE)
-                    return fail_at(p, start, "table already defined as an "
-                                             "inline table");
+                    return fail_at(p, start,
+                                   "table already defined as an "
+                                   "inline table");
                 if (child->flags & F_DEFINED)
                     return fail_at(p, start, "table defined more than once");
             }
@@ -1464,12 +1448,12 @@ static int parse_header(parser *p)
         } else {
             toml_free(k);
             if (child->type != VIV_TOML_ARRAY || !(child->flags & F_AOT))
-                return fail_at(p, start, "cannot define array of tables: "
-                                         "key is already %s",
+                return fail_at(p, start,
+                               "cannot define array of tables: "
+                               "key is already %s",
                                type_name(child));
         }
-        viv_toml_value *elem =
-            new_container(p, VIV_TOML_TABLE, child->depth + 1, kpos);
+        viv_toml_value *elem = new_container(p, VIV_TOML_TABLE, child->depth + 1, kpos);
         if (!elem)
             return -1;
         elem->flags = F_DEFINED;
@@ -1504,10 +1488,10 @@ static int parse_document(parser *p)
         if (!eat_newline(p)) {
             char d[24];
             if (peek(p) == '\r')
-                return fail_at(p, p->pos, "carriage return not followed by "
-                                          "a newline");
-            return fail_at(p, p->pos, "expected end of line, found %s",
-                           describe(p, p->pos, d));
+                return fail_at(p, p->pos,
+                               "carriage return not followed by "
+                               "a newline");
+            return fail_at(p, p->pos, "expected end of line, found %s", describe(p, p->pos, d));
         }
     }
 }
@@ -1516,8 +1500,7 @@ static int parse_document(parser *p)
  * Public API
  * ------------------------------------------------------------------------ */
 
-int viv_toml_parse(const char *text, size_t len, viv_toml_value **out,
-                   viv_toml_error *err)
+int viv_toml_parse(const char *text, size_t len, viv_toml_value **out, viv_toml_error *err)
 {
     parser p;
     memset(&p, 0, sizeof p);
@@ -1555,15 +1538,9 @@ int viv_toml_parse(const char *text, size_t len, viv_toml_value **out,
     return 0;
 }
 
-void viv_toml_free(viv_toml_value *root)
-{
-    free_value(root);
-}
+void viv_toml_free(viv_toml_value *root) { free_value(root); }
 
-viv_toml_type viv_toml_type_of(const viv_toml_value *v)
-{
-    return v ? v->type : VIV_TOML_NONE;
-}
+viv_toml_type viv_toml_type_of(const viv_toml_value *v) { return v ? v->type : VIV_TOML_NONE; }
 
 size_t viv_toml_table_count(const viv_toml_value *t)
 {
@@ -1589,16 +1566,14 @@ const viv_toml_value *viv_toml_table_value(const viv_toml_value *t, size_t i)
     return t->u.t.e[i].val;
 }
 
-const viv_toml_value *viv_toml_table_getn(const viv_toml_value *t,
-                                          const char *key, size_t len)
+const viv_toml_value *viv_toml_table_getn(const viv_toml_value *t, const char *key, size_t len)
 {
     if (!t || t->type != VIV_TOML_TABLE || !key)
         return NULL;
     return table_find(t, key, len);
 }
 
-const viv_toml_value *viv_toml_table_get(const viv_toml_value *t,
-                                         const char *key)
+const viv_toml_value *viv_toml_table_get(const viv_toml_value *t, const char *key)
 {
     return key ? viv_toml_table_getn(t, key, strlen(key)) : NULL;
 }
@@ -1656,10 +1631,8 @@ bool viv_toml_bool(const viv_toml_value *v, bool *out)
 
 const char *viv_toml_datetime(const viv_toml_value *v)
 {
-    if (!v || (v->type != VIV_TOML_DATETIME &&
-               v->type != VIV_TOML_DATETIME_LOCAL &&
-               v->type != VIV_TOML_DATE_LOCAL &&
-               v->type != VIV_TOML_TIME_LOCAL))
+    if (!v || (v->type != VIV_TOML_DATETIME && v->type != VIV_TOML_DATETIME_LOCAL &&
+               v->type != VIV_TOML_DATE_LOCAL && v->type != VIV_TOML_TIME_LOCAL))
         return NULL;
     return v->u.s.s;
 }

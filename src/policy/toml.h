@@ -57,8 +57,7 @@ typedef struct {
  * *out to NULL and, if `err` is not NULL, fills it with the position of the
  * problem and a message.
  */
-int viv_toml_parse(const char *text, size_t len, viv_toml_value **out,
-                   viv_toml_error *err);
+int viv_toml_parse(const char *text, size_t len, viv_toml_value **out, viv_toml_error *err);
 
 /* Frees a whole document. Only call it on a root returned by viv_toml_parse. */
 void viv_toml_free(viv_toml_value *root);
@@ -69,19 +68,14 @@ viv_toml_type viv_toml_type_of(const viv_toml_value *v);
  * Keys are UTF-8 and may contain NUL (a quoted key can hold "\u0000"), so
  * each comes with its length; they are also NUL-terminated for convenience. */
 size_t viv_toml_table_count(const viv_toml_value *table);
-const char *viv_toml_table_key(const viv_toml_value *table, size_t i,
-                               size_t *len);
-const viv_toml_value *viv_toml_table_value(const viv_toml_value *table,
-                                           size_t i);
+const char *viv_toml_table_key(const viv_toml_value *table, size_t i, size_t *len);
+const viv_toml_value *viv_toml_table_value(const viv_toml_value *table, size_t i);
 /* Lookup of one key (not a dotted path). NULL when absent. */
-const viv_toml_value *viv_toml_table_get(const viv_toml_value *table,
-                                         const char *key);
-const viv_toml_value *viv_toml_table_getn(const viv_toml_value *table,
-                                          const char *key, size_t len);
+const viv_toml_value *viv_toml_table_get(const viv_toml_value *table, const char *key);
+const viv_toml_value *viv_toml_table_getn(const viv_toml_value *table, const char *key, size_t len);
 
 size_t viv_toml_array_len(const viv_toml_value *array);
-const viv_toml_value *viv_toml_array_item(const viv_toml_value *array,
-                                          size_t i);
+const viv_toml_value *viv_toml_array_item(const viv_toml_value *array, size_t i);
 
 /* UTF-8 bytes of a STRING, NUL-terminated, but may also contain NUL: use
  * *len when it matters. Line breaks inside multi-line strings read as "\n"

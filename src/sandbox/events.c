@@ -44,8 +44,7 @@ static json_t *policy_snapshot(const viv_policy *p)
                      "mounts", mounts, "env_keys", env_keys);
 }
 
-void viv_sandbox_log_start(const viv_sandbox *sb, const char *execution_id,
-                           const char *session_id)
+void viv_sandbox_log_start(const viv_sandbox *sb, const char *execution_id, const char *session_id)
 {
     if (!viv_log_enabled(sb->logger, VIV_LOG_INFO)) {
         return;
@@ -66,8 +65,8 @@ static void security(const viv_sandbox *sb, const char *event, const char *execu
     json_decref(fields);
 }
 
-void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r,
-                              const char *session_id, const viv_changes_view *changes)
+void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r, const char *session_id,
+                              const viv_changes_view *changes)
 {
     const viv_policy *p = sb->policy;
     const char *id = r->execution_id;
@@ -92,8 +91,8 @@ void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r,
             break;
         case VIV_TRAP_TIMEOUT:
             security(sb, VIV_EV_SECURITY_TIMEOUT, id, session_id,
-                     json_pack("{s:f, s:f}", "timeout_seconds", p->timeout_seconds,
-                               "duration_ms", r->duration_ms));
+                     json_pack("{s:f, s:f}", "timeout_seconds", p->timeout_seconds, "duration_ms",
+                               r->duration_ms));
             break;
         default:
             break;
@@ -123,14 +122,13 @@ void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r,
         "s:o}",
         "runtime", "python", "session_id", session_field(session_id), "success", r->success,
         "exit_code", r->exit_code >= 0 ? json_integer(r->exit_code) : json_null(), "trap_reason",
-        reason ? json_string(reason) : json_null(), "duration_ms", r->duration_ms,
-        "fuel_consumed", (json_int_t)r->fuel_consumed, "memory_used_bytes",
-        (json_int_t)r->memory_used, "stdout_bytes", (json_int_t)r->out.len, "stderr_bytes",
-        (json_int_t)r->err.len, "stdout_truncated", r->out.truncated, "stderr_truncated",
-        r->err.truncated, "files_created_count", (json_int_t)changes->ncreated,
-        "files_modified_count", (json_int_t)changes->nmodified, "files_deleted_count",
-        (json_int_t)changes->ndeleted, "files_created",
-        viv_log_path_list(changes->created, changes->ncreated), "files_modified",
+        reason ? json_string(reason) : json_null(), "duration_ms", r->duration_ms, "fuel_consumed",
+        (json_int_t)r->fuel_consumed, "memory_used_bytes", (json_int_t)r->memory_used,
+        "stdout_bytes", (json_int_t)r->out.len, "stderr_bytes", (json_int_t)r->err.len,
+        "stdout_truncated", r->out.truncated, "stderr_truncated", r->err.truncated,
+        "files_created_count", (json_int_t)changes->ncreated, "files_modified_count",
+        (json_int_t)changes->nmodified, "files_deleted_count", (json_int_t)changes->ndeleted,
+        "files_created", viv_log_path_list(changes->created, changes->ncreated), "files_modified",
         viv_log_path_list(changes->modified, changes->nmodified), "files_deleted",
         viv_log_path_list(changes->deleted, changes->ndeleted));
     viv_log_emit(sb->logger, VIV_LOG_INFO, VIV_EV_EXECUTION_COMPLETE, id, f);

@@ -83,11 +83,16 @@ static const char *end_name(viv_engine_end end, bool cap_hit)
         return "memory_limit";
     }
     switch (end) {
-    case VIV_END_OUT_OF_FUEL: return "out_of_fuel";
-    case VIV_END_TIMEOUT: return "timeout";
-    case VIV_END_TRAP: return "trap";
-    case VIV_END_HOST_ERROR: return "host_error";
-    default: return NULL;
+    case VIV_END_OUT_OF_FUEL:
+        return "out_of_fuel";
+    case VIV_END_TIMEOUT:
+        return "timeout";
+    case VIV_END_TRAP:
+        return "trap";
+    case VIV_END_HOST_ERROR:
+        return "host_error";
+    default:
+        return NULL;
     }
 }
 
@@ -398,15 +403,15 @@ static void fill_from_report(const child_report *rep, const viv_policy *p, viv_r
      * memory limit, whatever it did on the way out (usually MemoryError). */
     if (o->memory_cap_hit && (o->end == VIV_END_EXIT || o->end == VIV_END_TRAP)) {
         res->reason = VIV_TRAP_MEMORY_LIMIT;
-        snprintf(res->trap_message, sizeof res->trap_message,
-                 "memory limit of %lld bytes reached", (long long)p->memory_bytes);
+        snprintf(res->trap_message, sizeof res->trap_message, "memory limit of %lld bytes reached",
+                 (long long)p->memory_bytes);
     }
     res->trapped = res->reason != VIV_TRAP_NONE && res->reason != VIV_TRAP_PROC_EXIT;
 }
 
-viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
-                                 const char *program_name, const char *workspace,
-                                 const viv_exec_options *opts, viv_result *res, viv_error *err)
+viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
+                                 const char *workspace, const viv_exec_options *opts,
+                                 viv_result *res, viv_error *err)
 {
     const viv_policy *p = sb->policy;
     res->out.cap_bytes = (size_t)p->stdout_max_bytes;
@@ -414,8 +419,8 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
     res->fuel_budget = p->fuel_budget;
     res->memory_limit = (uint64_t)p->memory_bytes;
 
-    child_report *rep = mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE,
-                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    child_report *rep =
+        mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (rep == MAP_FAILED) {
         return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot map the report page: %s",
                              strerror(errno));
@@ -430,8 +435,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
             }
         }
         munmap(rep, sizeof *rep);
-        return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot create pipes: %s",
-                             strerror(e));
+        return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot create pipes: %s", strerror(e));
     }
 
     uint64_t start = monotonic_ns();
@@ -439,8 +443,8 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
     if (p->timeout_seconds > 0) {
         deadline = start + (uint64_t)(p->timeout_seconds * 1e9);
     }
-    child_args args = {sb,           program_dir, program_name, workspace, opts,
-                       out_pipe[1], err_pipe[1],  deadline,     rep};
+    child_args args = {sb,          program_dir, program_name, workspace, opts,
+                       out_pipe[1], err_pipe[1], deadline,     rep};
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -542,7 +546,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
     res->nsecurity = rep->nsecurity;
     res->security_total = rep->security_total;
     munmap(rep, sizeof *rep);
-    res->success = st == VIV_OK && !res->trapped && res->reason == VIV_TRAP_NONE &&
-                   res->exit_code == 0;
+    res->success =
+        st == VIV_OK && !res->trapped && res->reason == VIV_TRAP_NONE && res->exit_code == 0;
     return st;
 }

@@ -15,13 +15,20 @@ static json_t *bytes_to_json_string(const char *s, size_t n);
 const char *viv_trap_reason_name(viv_trap_reason reason)
 {
     switch (reason) {
-    case VIV_TRAP_NONE: return NULL;
-    case VIV_TRAP_OUT_OF_FUEL: return "out_of_fuel";
-    case VIV_TRAP_MEMORY_LIMIT: return "memory_limit";
-    case VIV_TRAP_TIMEOUT: return "timeout";
-    case VIV_TRAP_PROC_EXIT: return "proc_exit";
-    case VIV_TRAP_TRAP: return "trap";
-    case VIV_TRAP_HOST_ERROR: return "host_error";
+    case VIV_TRAP_NONE:
+        return NULL;
+    case VIV_TRAP_OUT_OF_FUEL:
+        return "out_of_fuel";
+    case VIV_TRAP_MEMORY_LIMIT:
+        return "memory_limit";
+    case VIV_TRAP_TIMEOUT:
+        return "timeout";
+    case VIV_TRAP_PROC_EXIT:
+        return "proc_exit";
+    case VIV_TRAP_TRAP:
+        return "trap";
+    case VIV_TRAP_HOST_ERROR:
+        return "host_error";
     }
     return NULL;
 }
@@ -60,9 +67,15 @@ bool viv_result_files_truncated(const viv_result *r) { return r->changes.truncat
 static const viv_file_change *change_list(const viv_result *r, viv_change_kind kind, size_t *n)
 {
     switch (kind) {
-    case VIV_FILES_CREATED: *n = r->changes.ncreated; return r->changes.created;
-    case VIV_FILES_MODIFIED: *n = r->changes.nmodified; return r->changes.modified;
-    case VIV_FILES_DELETED: *n = r->changes.ndeleted; return r->changes.deleted;
+    case VIV_FILES_CREATED:
+        *n = r->changes.ncreated;
+        return r->changes.created;
+    case VIV_FILES_MODIFIED:
+        *n = r->changes.nmodified;
+        return r->changes.modified;
+    case VIV_FILES_DELETED:
+        *n = r->changes.ndeleted;
+        return r->changes.deleted;
     }
     *n = 0;
     return NULL;
@@ -172,10 +185,10 @@ viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
     rc |= json_object_set_new(o, "success", json_boolean(r->success));
     rc |= json_object_set_new(o, "exit_code",
                               r->exit_code >= 0 ? json_integer(r->exit_code) : json_null());
-    rc |= json_object_set_new(o, "stdout", bytes_to_json_string(viv_result_stdout(r, NULL),
-                                                                r->out.len));
-    rc |= json_object_set_new(o, "stderr", bytes_to_json_string(viv_result_stderr(r, NULL),
-                                                                r->err.len));
+    rc |= json_object_set_new(o, "stdout",
+                              bytes_to_json_string(viv_result_stdout(r, NULL), r->out.len));
+    rc |= json_object_set_new(o, "stderr",
+                              bytes_to_json_string(viv_result_stderr(r, NULL), r->err.len));
     rc |= json_object_set_new(o, "stdout_truncated", json_boolean(r->out.truncated));
     rc |= json_object_set_new(o, "stderr_truncated", json_boolean(r->err.truncated));
     rc |= json_object_set_new(o, "trapped", json_boolean(r->trapped));
@@ -185,32 +198,31 @@ viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
     rc |= json_object_set_new(o, "fuel_consumed", json_integer(r->fuel_consumed));
     rc |= json_object_set_new(o, "fuel_budget", json_integer(r->fuel_budget));
     rc |= json_object_set_new(o, "memory_used_bytes", json_integer((json_int_t)r->memory_used));
-    rc |= json_object_set_new(o, "memory_limit_bytes",
-                              json_integer((json_int_t)r->memory_limit));
+    rc |= json_object_set_new(o, "memory_limit_bytes", json_integer((json_int_t)r->memory_limit));
     rc |= json_object_set_new(o, "memory_pages", json_integer(r->memory_pages));
     rc |= json_object_set_new(o, "duration_ms", json_real(r->duration_ms));
     rc |= json_object_set_new(o, "session_id",
                               r->session_id ? json_string(r->session_id) : json_null());
-    rc |= json_object_set_new(o, "workspace_path",
-                              r->workspace_path ? bytes_to_json_string(r->workspace_path,
-                                                                      strlen(r->workspace_path))
-                                                : json_null());
+    rc |= json_object_set_new(
+        o, "workspace_path",
+        r->workspace_path ? bytes_to_json_string(r->workspace_path, strlen(r->workspace_path))
+                          : json_null());
     rc |= json_object_set_new(o, "files_created", changes_json(r, VIV_FILES_CREATED, false));
     rc |= json_object_set_new(o, "files_modified", changes_json(r, VIV_FILES_MODIFIED, false));
     rc |= json_object_set_new(o, "files_deleted", changes_json(r, VIV_FILES_DELETED, false));
     rc |= json_object_set_new(o, "files_truncated", json_boolean(r->changes.truncated));
     const viv_jail_report *j = &r->jail;
-    json_t *isolation = json_pack(
-        "{s:b, s:b, s:b, s:i, s:b, s:b, s:b}", "no_new_privs", j->no_new_privs, "rlimits",
-        j->rlimits, "landlock", j->landlock_applied, "landlock_abi", j->landlock_abi,
-        "landlock_network", j->landlock_net, "landlock_scoped", j->landlock_scoped, "seccomp",
-        j->seccomp_applied);
+    json_t *isolation =
+        json_pack("{s:b, s:b, s:b, s:i, s:b, s:b, s:b}", "no_new_privs", j->no_new_privs, "rlimits",
+                  j->rlimits, "landlock", j->landlock_applied, "landlock_abi", j->landlock_abi,
+                  "landlock_network", j->landlock_net, "landlock_scoped", j->landlock_scoped,
+                  "seccomp", j->seccomp_applied);
     rc |= json_object_set_new(o, "metadata",
                               json_pack("{s:s, s:o, s:{s:o, s:o, s:o}}", "execution_id",
-                                        r->execution_id, "isolation", isolation, "files",
-                                        "created", changes_json(r, VIV_FILES_CREATED, true),
-                                        "modified", changes_json(r, VIV_FILES_MODIFIED, true),
-                                        "deleted", changes_json(r, VIV_FILES_DELETED, true)));
+                                        r->execution_id, "isolation", isolation, "files", "created",
+                                        changes_json(r, VIV_FILES_CREATED, true), "modified",
+                                        changes_json(r, VIV_FILES_MODIFIED, true), "deleted",
+                                        changes_json(r, VIV_FILES_DELETED, true)));
     char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
     if (text == NULL) {

@@ -36,8 +36,8 @@ static viv_status find_artifact(const char *wasm, char *out, size_t len, viv_err
     /* Otherwise the cache, by the module's content. */
     char sha[65];
     if (viv_sha256_file(wasm, sha) != 0) {
-        return viv_error_set(err, VIV_EHOST, NULL, wasm, "cannot read guest module %s: %s",
-                             wasm, strerror(errno));
+        return viv_error_set(err, VIV_EHOST, NULL, wasm, "cannot read guest module %s: %s", wasm,
+                             strerror(errno));
     }
     if (viv_engine_cached_artifact(NULL, sha, out, len)) {
         return VIV_OK;
@@ -91,8 +91,8 @@ viv_status viv_sandbox_create(const viv_policy *policy, const char *wasm_path, v
                              art_path, "%s", msg);
     }
     /* A cap below what the module needs to start can never run anything. */
-    uint64_t initial = (uint64_t)viv_engine_artifact_info(sb->artifact)->initial_pages *
-                       VIV_WASM_PAGE;
+    uint64_t initial =
+        (uint64_t)viv_engine_artifact_info(sb->artifact)->initial_pages * VIV_WASM_PAGE;
     if ((uint64_t)policy->memory_bytes < initial) {
         viv_sandbox_destroy(sb);
         return viv_error_set(err, VIV_EPOLICY, "memory_bytes", NULL,
@@ -282,8 +282,12 @@ static void log_complete(const viv_sandbox *sb, const viv_result *res)
     for (size_t i = 0; i < c->ndeleted; i++) {
         paths[c->ncreated + c->nmodified + i] = c->deleted[i].path;
     }
-    viv_changes_view view = {paths, c->ncreated, paths + c->ncreated, c->nmodified,
-                             paths + c->ncreated + c->nmodified, c->ndeleted};
+    viv_changes_view view = {paths,
+                             c->ncreated,
+                             paths + c->ncreated,
+                             c->nmodified,
+                             paths + c->ncreated + c->nmodified,
+                             c->ndeleted};
     viv_sandbox_log_complete(sb, res, res->session_id, &view);
     free(paths);
 }
@@ -375,8 +379,7 @@ static viv_status check_code_args(viv_sandbox *sb, const char *code, size_t len,
     }
     if (len > VIV_MAX_CODE_BYTES) {
         return viv_error_set(err, VIV_EINVAL, NULL, NULL,
-                             "code is %zu bytes; the limit is %zu bytes", len,
-                             VIV_MAX_CODE_BYTES);
+                             "code is %zu bytes; the limit is %zu bytes", len, VIV_MAX_CODE_BYTES);
     }
     return VIV_OK;
 }
@@ -428,18 +431,18 @@ viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t l
     }
     viv_result *res = NULL;
     viv_exec_options opts = {0};
-    st = execute_program(sb, "validate.py", validate_driver, sizeof validate_driver - 1,
-                         "code.py", code ? code : "", len, &opts, &res, err);
+    st = execute_program(sb, "validate.py", validate_driver, sizeof validate_driver - 1, "code.py",
+                         code ? code : "", len, &opts, &res, err);
     if (st != VIV_OK) {
         return st;
     }
     if (res->trapped || (res->exit_code != 0 && res->exit_code != 1)) {
         size_t elen;
         const char *e = viv_result_stderr(res, &elen);
-        st = viv_error_set(err, VIV_EHOST, NULL, NULL, "validation did not complete (%s%s%s): %.300s",
-                           viv_trap_reason_name(res->reason) ? viv_trap_reason_name(res->reason)
-                                                             : "error",
-                           res->trap_message[0] ? ": " : "", res->trap_message, e);
+        st = viv_error_set(
+            err, VIV_EHOST, NULL, NULL, "validation did not complete (%s%s%s): %.300s",
+            viv_trap_reason_name(res->reason) ? viv_trap_reason_name(res->reason) : "error",
+            res->trap_message[0] ? ": " : "", res->trap_message, e);
         viv_result_free(res);
         return st;
     }

@@ -59,7 +59,7 @@ struct viv_result {
     char execution_id[VIV_LOG_EXECUTION_ID_LEN + 1];
     viv_jail_report jail;
     int test_hook_errno; /* VIV_TEST_HOOKS builds: what the hook saw */
-    char *session_id;     /* NULL without a session */
+    char *session_id;    /* NULL without a session */
     char *workspace_path;
     viv_changes changes;
     viv_security_event security[VIV_MAX_SECURITY_EVENTS];
@@ -82,17 +82,16 @@ typedef struct viv_changes_view {
 } viv_changes_view;
 
 /* Execution events (events.c). */
-void viv_sandbox_log_start(const viv_sandbox *sb, const char *execution_id,
-                           const char *session_id);
-void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r,
-                              const char *session_id, const viv_changes_view *changes);
+void viv_sandbox_log_start(const viv_sandbox *sb, const char *execution_id, const char *session_id);
+void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r, const char *session_id,
+                              const viv_changes_view *changes);
 
 /* The WASI import table bound to src/wasi (wasi_bind.c). */
 const viv_guest_wasi *viv_sandbox_wasi_imports(void);
 
 /* Run one execution in a child process (execute.c). */
-viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir,
-                                 const char *program_name, const char *workspace,
-                                 const viv_exec_options *opts, viv_result *res, viv_error *err);
+viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
+                                 const char *workspace, const viv_exec_options *opts,
+                                 viv_result *res, viv_error *err);
 
 #endif /* VIV_SANDBOX_INTERNAL_H */

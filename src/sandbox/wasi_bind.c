@@ -6,9 +6,9 @@
  */
 #include "sandbox_internal.h"
 
-#define VIV_WASI_CTX void *ctx
+#define VIV_WASI_CTX     void *ctx
 #define VIV_WASI_CTX_ARG (viv_wasi *)ctx
-#define BIND_DEFINE(name, ret, params, args)                                                      \
+#define BIND_DEFINE(name, ret, params, args)                                                       \
     static ret bind_##name params { return viv_wasi_##name args; }
 VIV_WASI_IMPORTS(BIND_DEFINE)
 

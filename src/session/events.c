@@ -52,8 +52,8 @@ void viv_session_events_prune(viv_session_store *store, double older_than_s, boo
         return;
     }
     emit(store, VIV_LOG_INFO, VIV_EV_PRUNE_STARTED,
-         json_pack("{s:s, s:f, s:b}", "root", store->root, "older_than_s", older_than_s,
-                   "dry_run", dry_run));
+         json_pack("{s:s, s:f, s:b}", "root", store->root, "older_than_s", older_than_s, "dry_run",
+                   dry_run));
     for (size_t i = 0; i < r->ndeleted; i++) {
         emit(store, VIV_LOG_INFO, dry_run ? VIV_EV_PRUNE_CANDIDATE : VIV_EV_PRUNE_DELETED,
              json_pack("{s:s, s:I}", "session_id", r->deleted[i].id, "bytes",

@@ -156,18 +156,24 @@ static viv_status resolve_fail(viv_error *err, const char *path, int e)
 {
     shown sh;
     switch (e) {
-    case EXDEV: return bad_path(err, path, "it leads outside the workspace (through a symlink)");
-    case ELOOP: return bad_path(err, path, "too many symlinks, or a symlink where none may be");
-    case ENOTDIR: return bad_path(err, path, "a parent component is not a directory");
-    case ENAMETOOLONG: return bad_path(err, path, "path too long");
+    case EXDEV:
+        return bad_path(err, path, "it leads outside the workspace (through a symlink)");
+    case ELOOP:
+        return bad_path(err, path, "too many symlinks, or a symlink where none may be");
+    case ENOTDIR:
+        return bad_path(err, path, "a parent component is not a directory");
+    case ENAMETOOLONG:
+        return bad_path(err, path, "path too long");
     case ENOENT:
         return viv_error_set(err, VIV_ENOENT, "path", path, "no such file or directory: %s",
                              show(path, &sh));
-    case ENOMEM: return oom(err);
+    case ENOMEM:
+        return oom(err);
     case ENOSYS:
         return viv_error_set(err, VIV_EHOST, NULL, path,
                              "openat2(2) is unavailable (Linux 5.6 or later is required)");
-    default: break;
+    default:
+        break;
     }
     return viv_error_set(err, VIV_EHOST, "path", path, "%s: %s", show(path, &sh), strerror(e));
 }

@@ -30,8 +30,8 @@
 #define VIV_SESSION_TRASH_PREFIX ".trash-"
 
 struct viv_session_store {
-    char *root; /* absolute, as realpath(3) gave it */
-    int rootfd; /* O_DIRECTORY; every lookup is relative to it */
+    char *root;         /* absolute, as realpath(3) gave it */
+    int rootfd;         /* O_DIRECTORY; every lookup is relative to it */
     viv_logger *logger; /* borrowed; NULL: no events */
 };
 

@@ -96,20 +96,11 @@ static int path_cmp(const char *a, const char *b)
     return (cx > cy) - (cx < cy);
 }
 
-static int64_t ts_ns(struct timespec t)
-{
-    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
+static int64_t ts_ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec; }
 
-bool viv_snapshot_truncated(const viv_snapshot *s)
-{
-    return s != NULL && s->truncated;
-}
+bool viv_snapshot_truncated(const viv_snapshot *s) { return s != NULL && s->truncated; }
 
-size_t viv_snapshot_count(const viv_snapshot *s)
-{
-    return s != NULL ? s->n : 0;
-}
+size_t viv_snapshot_count(const viv_snapshot *s) { return s != NULL ? s->n : 0; }
 
 uint64_t viv_snapshot_bytes_hashed(const viv_snapshot *s)
 {

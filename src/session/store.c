@@ -189,11 +189,16 @@ typedef enum meta_result {
 static const char *meta_reason(meta_result r)
 {
     switch (r) {
-    case META_MISSING: return "missing metadata";
-    case META_CORRUPT: return "corrupt metadata";
-    case META_UNSUPPORTED: return "unsupported metadata version";
-    case META_ERROR: return "unreadable metadata";
-    case META_OK: break;
+    case META_MISSING:
+        return "missing metadata";
+    case META_CORRUPT:
+        return "corrupt metadata";
+    case META_UNSUPPORTED:
+        return "unsupported metadata version";
+    case META_ERROR:
+        return "unreadable metadata";
+    case META_OK:
+        break;
     }
     return "";
 }
@@ -585,7 +590,8 @@ static viv_status meta_status(viv_session_store *store, const char *id, meta_res
     char path[4096];
     snprintf(path, sizeof path, "%s/%s/%s", store->root, id, VIV_SESSION_META);
     switch (r) {
-    case META_OK: return VIV_OK;
+    case META_OK:
+        return VIV_OK;
     case META_MISSING:
         return viv_error_set(err, VIV_ENOENT, "session_id", path,
                              "no session \"%s\": its directory has no metadata", id);
@@ -595,7 +601,8 @@ static viv_status meta_status(viv_session_store *store, const char *id, meta_res
         return viv_error_set(err, VIV_EHOST, NULL, path, "cannot read session metadata: %s",
                              strerror(errno));
     case META_CORRUPT:
-    case META_UNSUPPORTED: break;
+    case META_UNSUPPORTED:
+        break;
     }
     return viv_error_set(err, VIV_EHOST, NULL, path, "session \"%s\" has %s", id, meta_reason(r));
 }

@@ -25,29 +25,27 @@
  * rights; their inheriting rights stay generous on purpose so that wasi-libc
  * passes the guest's real intent (e.g. O_RDWR) to path_open, where we refuse
  * it with EROFS instead of silently opening read-only. */
-#define RIGHTS_STDIO                                                                     \
-    (VIV_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | VIV_WASI_RIGHT_FD_FILESTAT_GET |               \
+#define RIGHTS_STDIO                                                                               \
+    (VIV_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | VIV_WASI_RIGHT_FD_FILESTAT_GET |                         \
      VIV_WASI_RIGHT_POLL_FD_READWRITE)
-#define RIGHTS_DIR_RO                                                                    \
-    (VIV_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | VIV_WASI_RIGHT_FD_SYNC |                       \
-     VIV_WASI_RIGHT_FD_ADVISE | VIV_WASI_RIGHT_PATH_OPEN | VIV_WASI_RIGHT_FD_READDIR |    \
-     VIV_WASI_RIGHT_PATH_READLINK | VIV_WASI_RIGHT_PATH_FILESTAT_GET |                   \
-     VIV_WASI_RIGHT_FD_FILESTAT_GET | VIV_WASI_RIGHT_POLL_FD_READWRITE)
-#define RIGHTS_DIR_RW                                                                    \
-    (RIGHTS_DIR_RO | VIV_WASI_RIGHT_PATH_CREATE_DIRECTORY |                              \
-     VIV_WASI_RIGHT_PATH_CREATE_FILE | VIV_WASI_RIGHT_PATH_LINK_SOURCE |                 \
-     VIV_WASI_RIGHT_PATH_LINK_TARGET | VIV_WASI_RIGHT_PATH_RENAME_SOURCE |               \
-     VIV_WASI_RIGHT_PATH_RENAME_TARGET | VIV_WASI_RIGHT_PATH_FILESTAT_SET_SIZE |         \
-     VIV_WASI_RIGHT_PATH_FILESTAT_SET_TIMES | VIV_WASI_RIGHT_FD_FILESTAT_SET_TIMES |     \
-     VIV_WASI_RIGHT_PATH_SYMLINK | VIV_WASI_RIGHT_PATH_REMOVE_DIRECTORY |                \
-     VIV_WASI_RIGHT_PATH_UNLINK_FILE)
-#define RIGHTS_FILE_RO                                                                   \
-    (VIV_WASI_RIGHT_FD_DATASYNC | VIV_WASI_RIGHT_FD_READ | VIV_WASI_RIGHT_FD_SEEK |      \
-     VIV_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | VIV_WASI_RIGHT_FD_SYNC |                       \
-     VIV_WASI_RIGHT_FD_TELL | VIV_WASI_RIGHT_FD_ADVISE | VIV_WASI_RIGHT_FD_FILESTAT_GET | \
+#define RIGHTS_DIR_RO                                                                              \
+    (VIV_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | VIV_WASI_RIGHT_FD_SYNC | VIV_WASI_RIGHT_FD_ADVISE |      \
+     VIV_WASI_RIGHT_PATH_OPEN | VIV_WASI_RIGHT_FD_READDIR | VIV_WASI_RIGHT_PATH_READLINK |         \
+     VIV_WASI_RIGHT_PATH_FILESTAT_GET | VIV_WASI_RIGHT_FD_FILESTAT_GET |                           \
      VIV_WASI_RIGHT_POLL_FD_READWRITE)
-#define RIGHTS_FILE_RW                                                                   \
-    (RIGHTS_FILE_RO | VIV_WASI_RIGHT_FD_WRITE | VIV_WASI_RIGHT_FD_ALLOCATE |             \
+#define RIGHTS_DIR_RW                                                                              \
+    (RIGHTS_DIR_RO | VIV_WASI_RIGHT_PATH_CREATE_DIRECTORY | VIV_WASI_RIGHT_PATH_CREATE_FILE |      \
+     VIV_WASI_RIGHT_PATH_LINK_SOURCE | VIV_WASI_RIGHT_PATH_LINK_TARGET |                           \
+     VIV_WASI_RIGHT_PATH_RENAME_SOURCE | VIV_WASI_RIGHT_PATH_RENAME_TARGET |                       \
+     VIV_WASI_RIGHT_PATH_FILESTAT_SET_SIZE | VIV_WASI_RIGHT_PATH_FILESTAT_SET_TIMES |              \
+     VIV_WASI_RIGHT_FD_FILESTAT_SET_TIMES | VIV_WASI_RIGHT_PATH_SYMLINK |                          \
+     VIV_WASI_RIGHT_PATH_REMOVE_DIRECTORY | VIV_WASI_RIGHT_PATH_UNLINK_FILE)
+#define RIGHTS_FILE_RO                                                                             \
+    (VIV_WASI_RIGHT_FD_DATASYNC | VIV_WASI_RIGHT_FD_READ | VIV_WASI_RIGHT_FD_SEEK |                \
+     VIV_WASI_RIGHT_FD_FDSTAT_SET_FLAGS | VIV_WASI_RIGHT_FD_SYNC | VIV_WASI_RIGHT_FD_TELL |        \
+     VIV_WASI_RIGHT_FD_ADVISE | VIV_WASI_RIGHT_FD_FILESTAT_GET | VIV_WASI_RIGHT_POLL_FD_READWRITE)
+#define RIGHTS_FILE_RW                                                                             \
+    (RIGHTS_FILE_RO | VIV_WASI_RIGHT_FD_WRITE | VIV_WASI_RIGHT_FD_ALLOCATE |                       \
      VIV_WASI_RIGHT_FD_FILESTAT_SET_SIZE | VIV_WASI_RIGHT_FD_FILESTAT_SET_TIMES)
 
 uint64_t viv_wasi_rights_for(viv_fd_kind kind, bool readonly)
@@ -74,88 +72,169 @@ uint64_t viv_wasi_rights_for(viv_fd_kind kind, bool readonly)
 uint32_t viv_errno_from_host(int e)
 {
     switch (e) {
-    case 0: return VIV_WASI_ESUCCESS;
-    case E2BIG: return VIV_WASI_E2BIG;
-    case EACCES: return VIV_WASI_EACCES;
-    case EADDRINUSE: return VIV_WASI_EADDRINUSE;
-    case EADDRNOTAVAIL: return VIV_WASI_EADDRNOTAVAIL;
-    case EAFNOSUPPORT: return VIV_WASI_EAFNOSUPPORT;
-    case EAGAIN: return VIV_WASI_EAGAIN; /* == EWOULDBLOCK on Linux */
-    case EALREADY: return VIV_WASI_EALREADY;
-    case EBADF: return VIV_WASI_EBADF;
-    case EBADMSG: return VIV_WASI_EBADMSG;
-    case EBUSY: return VIV_WASI_EBUSY;
-    case ECANCELED: return VIV_WASI_ECANCELED;
-    case ECHILD: return VIV_WASI_ECHILD;
-    case ECONNABORTED: return VIV_WASI_ECONNABORTED;
-    case ECONNREFUSED: return VIV_WASI_ECONNREFUSED;
-    case ECONNRESET: return VIV_WASI_ECONNRESET;
-    case EDEADLK: return VIV_WASI_EDEADLK; /* == EDEADLOCK */
-    case EDESTADDRREQ: return VIV_WASI_EDESTADDRREQ;
-    case EDOM: return VIV_WASI_EDOM;
-    case EDQUOT: return VIV_WASI_EDQUOT;
-    case EEXIST: return VIV_WASI_EEXIST;
-    case EFAULT: return VIV_WASI_EFAULT;
-    case EFBIG: return VIV_WASI_EFBIG;
-    case EHOSTUNREACH: return VIV_WASI_EHOSTUNREACH;
-    case EIDRM: return VIV_WASI_EIDRM;
-    case EILSEQ: return VIV_WASI_EILSEQ;
-    case EINPROGRESS: return VIV_WASI_EINPROGRESS;
-    case EINTR: return VIV_WASI_EINTR;
-    case EINVAL: return VIV_WASI_EINVAL;
-    case EIO: return VIV_WASI_EIO;
-    case EISCONN: return VIV_WASI_EISCONN;
-    case EISDIR: return VIV_WASI_EISDIR;
-    case ELOOP: return VIV_WASI_ELOOP;
-    case EMFILE: return VIV_WASI_EMFILE;
-    case EMLINK: return VIV_WASI_EMLINK;
-    case EMSGSIZE: return VIV_WASI_EMSGSIZE;
-    case EMULTIHOP: return VIV_WASI_EMULTIHOP;
-    case ENAMETOOLONG: return VIV_WASI_ENAMETOOLONG;
-    case ENETDOWN: return VIV_WASI_ENETDOWN;
-    case ENETRESET: return VIV_WASI_ENETRESET;
-    case ENETUNREACH: return VIV_WASI_ENETUNREACH;
-    case ENFILE: return VIV_WASI_ENFILE;
-    case ENOBUFS: return VIV_WASI_ENOBUFS;
-    case ENODEV: return VIV_WASI_ENODEV;
-    case ENOENT: return VIV_WASI_ENOENT;
-    case ENOEXEC: return VIV_WASI_ENOEXEC;
-    case ENOLCK: return VIV_WASI_ENOLCK;
-    case ENOLINK: return VIV_WASI_ENOLINK;
-    case ENOMEM: return VIV_WASI_ENOMEM;
-    case ENOMSG: return VIV_WASI_ENOMSG;
-    case ENOPROTOOPT: return VIV_WASI_ENOPROTOOPT;
-    case ENOSPC: return VIV_WASI_ENOSPC;
-    case ENOSYS: return VIV_WASI_ENOSYS;
-    case ENOTCONN: return VIV_WASI_ENOTCONN;
-    case ENOTDIR: return VIV_WASI_ENOTDIR;
-    case ENOTEMPTY: return VIV_WASI_ENOTEMPTY;
-    case ENOTRECOVERABLE: return VIV_WASI_ENOTRECOVERABLE;
-    case ENOTSOCK: return VIV_WASI_ENOTSOCK;
-    case ENOTSUP: return VIV_WASI_ENOTSUP; /* == EOPNOTSUPP on Linux */
-    case ENOTTY: return VIV_WASI_ENOTTY;
-    case ENXIO: return VIV_WASI_ENXIO;
-    case EOVERFLOW: return VIV_WASI_EOVERFLOW;
-    case EOWNERDEAD: return VIV_WASI_EOWNERDEAD;
-    case EPERM: return VIV_WASI_EPERM;
-    case EPIPE: return VIV_WASI_EPIPE;
-    case EPROTO: return VIV_WASI_EPROTO;
-    case EPROTONOSUPPORT: return VIV_WASI_EPROTONOSUPPORT;
-    case EPROTOTYPE: return VIV_WASI_EPROTOTYPE;
-    case ERANGE: return VIV_WASI_ERANGE;
-    case EROFS: return VIV_WASI_EROFS;
-    case ESPIPE: return VIV_WASI_ESPIPE;
-    case ESRCH: return VIV_WASI_ESRCH;
-    case ESTALE: return VIV_WASI_ESTALE;
-    case ETIMEDOUT: return VIV_WASI_ETIMEDOUT;
-    case ETXTBSY: return VIV_WASI_ETXTBSY;
-    case EXDEV: return VIV_WASI_EXDEV;
+    case 0:
+        return VIV_WASI_ESUCCESS;
+    case E2BIG:
+        return VIV_WASI_E2BIG;
+    case EACCES:
+        return VIV_WASI_EACCES;
+    case EADDRINUSE:
+        return VIV_WASI_EADDRINUSE;
+    case EADDRNOTAVAIL:
+        return VIV_WASI_EADDRNOTAVAIL;
+    case EAFNOSUPPORT:
+        return VIV_WASI_EAFNOSUPPORT;
+    case EAGAIN:
+        return VIV_WASI_EAGAIN; /* == EWOULDBLOCK on Linux */
+    case EALREADY:
+        return VIV_WASI_EALREADY;
+    case EBADF:
+        return VIV_WASI_EBADF;
+    case EBADMSG:
+        return VIV_WASI_EBADMSG;
+    case EBUSY:
+        return VIV_WASI_EBUSY;
+    case ECANCELED:
+        return VIV_WASI_ECANCELED;
+    case ECHILD:
+        return VIV_WASI_ECHILD;
+    case ECONNABORTED:
+        return VIV_WASI_ECONNABORTED;
+    case ECONNREFUSED:
+        return VIV_WASI_ECONNREFUSED;
+    case ECONNRESET:
+        return VIV_WASI_ECONNRESET;
+    case EDEADLK:
+        return VIV_WASI_EDEADLK; /* == EDEADLOCK */
+    case EDESTADDRREQ:
+        return VIV_WASI_EDESTADDRREQ;
+    case EDOM:
+        return VIV_WASI_EDOM;
+    case EDQUOT:
+        return VIV_WASI_EDQUOT;
+    case EEXIST:
+        return VIV_WASI_EEXIST;
+    case EFAULT:
+        return VIV_WASI_EFAULT;
+    case EFBIG:
+        return VIV_WASI_EFBIG;
+    case EHOSTUNREACH:
+        return VIV_WASI_EHOSTUNREACH;
+    case EIDRM:
+        return VIV_WASI_EIDRM;
+    case EILSEQ:
+        return VIV_WASI_EILSEQ;
+    case EINPROGRESS:
+        return VIV_WASI_EINPROGRESS;
+    case EINTR:
+        return VIV_WASI_EINTR;
+    case EINVAL:
+        return VIV_WASI_EINVAL;
+    case EIO:
+        return VIV_WASI_EIO;
+    case EISCONN:
+        return VIV_WASI_EISCONN;
+    case EISDIR:
+        return VIV_WASI_EISDIR;
+    case ELOOP:
+        return VIV_WASI_ELOOP;
+    case EMFILE:
+        return VIV_WASI_EMFILE;
+    case EMLINK:
+        return VIV_WASI_EMLINK;
+    case EMSGSIZE:
+        return VIV_WASI_EMSGSIZE;
+    case EMULTIHOP:
+        return VIV_WASI_EMULTIHOP;
+    case ENAMETOOLONG:
+        return VIV_WASI_ENAMETOOLONG;
+    case ENETDOWN:
+        return VIV_WASI_ENETDOWN;
+    case ENETRESET:
+        return VIV_WASI_ENETRESET;
+    case ENETUNREACH:
+        return VIV_WASI_ENETUNREACH;
+    case ENFILE:
+        return VIV_WASI_ENFILE;
+    case ENOBUFS:
+        return VIV_WASI_ENOBUFS;
+    case ENODEV:
+        return VIV_WASI_ENODEV;
+    case ENOENT:
+        return VIV_WASI_ENOENT;
+    case ENOEXEC:
+        return VIV_WASI_ENOEXEC;
+    case ENOLCK:
+        return VIV_WASI_ENOLCK;
+    case ENOLINK:
+        return VIV_WASI_ENOLINK;
+    case ENOMEM:
+        return VIV_WASI_ENOMEM;
+    case ENOMSG:
+        return VIV_WASI_ENOMSG;
+    case ENOPROTOOPT:
+        return VIV_WASI_ENOPROTOOPT;
+    case ENOSPC:
+        return VIV_WASI_ENOSPC;
+    case ENOSYS:
+        return VIV_WASI_ENOSYS;
+    case ENOTCONN:
+        return VIV_WASI_ENOTCONN;
+    case ENOTDIR:
+        return VIV_WASI_ENOTDIR;
+    case ENOTEMPTY:
+        return VIV_WASI_ENOTEMPTY;
+    case ENOTRECOVERABLE:
+        return VIV_WASI_ENOTRECOVERABLE;
+    case ENOTSOCK:
+        return VIV_WASI_ENOTSOCK;
+    case ENOTSUP:
+        return VIV_WASI_ENOTSUP; /* == EOPNOTSUPP on Linux */
+    case ENOTTY:
+        return VIV_WASI_ENOTTY;
+    case ENXIO:
+        return VIV_WASI_ENXIO;
+    case EOVERFLOW:
+        return VIV_WASI_EOVERFLOW;
+    case EOWNERDEAD:
+        return VIV_WASI_EOWNERDEAD;
+    case EPERM:
+        return VIV_WASI_EPERM;
+    case EPIPE:
+        return VIV_WASI_EPIPE;
+    case EPROTO:
+        return VIV_WASI_EPROTO;
+    case EPROTONOSUPPORT:
+        return VIV_WASI_EPROTONOSUPPORT;
+    case EPROTOTYPE:
+        return VIV_WASI_EPROTOTYPE;
+    case ERANGE:
+        return VIV_WASI_ERANGE;
+    case EROFS:
+        return VIV_WASI_EROFS;
+    case ESPIPE:
+        return VIV_WASI_ESPIPE;
+    case ESRCH:
+        return VIV_WASI_ESRCH;
+    case ESTALE:
+        return VIV_WASI_ESTALE;
+    case ETIMEDOUT:
+        return VIV_WASI_ETIMEDOUT;
+    case ETXTBSY:
+        return VIV_WASI_ETXTBSY;
+    case EXDEV:
+        return VIV_WASI_EXDEV;
     /* Linux-only codes with a close WASI meaning. */
-    case ENOTBLK: return VIV_WASI_ENOTSUP;
-    case ENOKEY: return VIV_WASI_EACCES;
-    case ECOMM: return VIV_WASI_EIO;
-    case ENOMEDIUM: return VIV_WASI_ENODEV;
-    default: return VIV_WASI_EIO;
+    case ENOTBLK:
+        return VIV_WASI_ENOTSUP;
+    case ENOKEY:
+        return VIV_WASI_EACCES;
+    case ECOMM:
+        return VIV_WASI_EIO;
+    case ENOMEDIUM:
+        return VIV_WASI_ENODEV;
+    default:
+        return VIV_WASI_EIO;
     }
 }
 
@@ -227,13 +306,20 @@ uint32_t viv_refuse_readonly_fd(viv_wasi *w, uint32_t fd)
 uint8_t viv_filetype_from_mode(unsigned mode)
 {
     switch (mode & S_IFMT) {
-    case S_IFREG: return VIV_WASI_FILETYPE_REGULAR_FILE;
-    case S_IFDIR: return VIV_WASI_FILETYPE_DIRECTORY;
-    case S_IFLNK: return VIV_WASI_FILETYPE_SYMBOLIC_LINK;
-    case S_IFCHR: return VIV_WASI_FILETYPE_CHARACTER_DEVICE;
-    case S_IFBLK: return VIV_WASI_FILETYPE_BLOCK_DEVICE;
-    case S_IFSOCK: return VIV_WASI_FILETYPE_SOCKET_STREAM;
-    default: return VIV_WASI_FILETYPE_UNKNOWN; /* FIFOs have no WASI type */
+    case S_IFREG:
+        return VIV_WASI_FILETYPE_REGULAR_FILE;
+    case S_IFDIR:
+        return VIV_WASI_FILETYPE_DIRECTORY;
+    case S_IFLNK:
+        return VIV_WASI_FILETYPE_SYMBOLIC_LINK;
+    case S_IFCHR:
+        return VIV_WASI_FILETYPE_CHARACTER_DEVICE;
+    case S_IFBLK:
+        return VIV_WASI_FILETYPE_BLOCK_DEVICE;
+    case S_IFSOCK:
+        return VIV_WASI_FILETYPE_SOCKET_STREAM;
+    default:
+        return VIV_WASI_FILETYPE_UNKNOWN; /* FIFOs have no WASI type */
     }
 }
 
@@ -356,10 +442,7 @@ void viv_wasi_destroy(viv_wasi *w)
     free(w);
 }
 
-void viv_wasi_set_memory(viv_wasi *w, viv_wasi_memory mem)
-{
-    w->mem = mem;
-}
+void viv_wasi_set_memory(viv_wasi *w, viv_wasi_memory mem) { w->mem = mem; }
 
 void viv_wasi_get_output_stats(const viv_wasi *w, viv_wasi_output_stats *out)
 {
@@ -466,11 +549,20 @@ uint32_t viv_wasi_environ_get(viv_wasi *w, uint32_t environ_ptrs, uint32_t envir
 static bool host_clock(uint32_t id, clockid_t *out)
 {
     switch (id) {
-    case VIV_WASI_CLOCK_REALTIME: *out = CLOCK_REALTIME; return true;
-    case VIV_WASI_CLOCK_MONOTONIC: *out = CLOCK_MONOTONIC; return true;
-    case VIV_WASI_CLOCK_PROCESS_CPUTIME: *out = CLOCK_PROCESS_CPUTIME_ID; return true;
-    case VIV_WASI_CLOCK_THREAD_CPUTIME: *out = CLOCK_THREAD_CPUTIME_ID; return true;
-    default: return false;
+    case VIV_WASI_CLOCK_REALTIME:
+        *out = CLOCK_REALTIME;
+        return true;
+    case VIV_WASI_CLOCK_MONOTONIC:
+        *out = CLOCK_MONOTONIC;
+        return true;
+    case VIV_WASI_CLOCK_PROCESS_CPUTIME:
+        *out = CLOCK_PROCESS_CPUTIME_ID;
+        return true;
+    case VIV_WASI_CLOCK_THREAD_CPUTIME:
+        *out = CLOCK_THREAD_CPUTIME_ID;
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -531,10 +623,7 @@ void viv_wasi_proc_exit(viv_wasi *w, uint32_t code)
         w->cfg.on_exit(w->cfg.user, code);
 }
 
-uint32_t viv_wasi_proc_raise(viv_wasi *w, uint32_t sig)
-{
-    return VIV_WASI_ENOSYS;
-}
+uint32_t viv_wasi_proc_raise(viv_wasi *w, uint32_t sig) { return VIV_WASI_ENOSYS; }
 
 uint32_t viv_wasi_sched_yield(viv_wasi *w)
 {
@@ -560,10 +649,7 @@ uint32_t viv_wasi_sock_send(viv_wasi *w, uint32_t fd, uint32_t si_data, uint32_t
     return VIV_WASI_ENOTSUP;
 }
 
-uint32_t viv_wasi_sock_shutdown(viv_wasi *w, uint32_t fd, uint32_t how)
-{
-    return VIV_WASI_ENOTSUP;
-}
+uint32_t viv_wasi_sock_shutdown(viv_wasi *w, uint32_t fd, uint32_t how) { return VIV_WASI_ENOTSUP; }
 
 /* ---- fd table operations ------------------------------------------------- */
 
@@ -648,13 +734,12 @@ uint32_t viv_wasi_fd_fdstat_set_flags(viv_wasi *w, uint32_t fd, uint32_t flags)
         if (f->kind != VIV_FD_STDOUT && f->kind != VIV_FD_STDERR)
             return VIV_WASI_EINVAL;
     }
-    f->fdflags = (uint16_t)((f->fdflags & ~(VIV_WASI_FDFLAG_APPEND | VIV_WASI_FDFLAG_NONBLOCK)) |
-                            flags);
+    f->fdflags =
+        (uint16_t)((f->fdflags & ~(VIV_WASI_FDFLAG_APPEND | VIV_WASI_FDFLAG_NONBLOCK)) | flags);
     return VIV_WASI_ESUCCESS;
 }
 
-uint32_t viv_wasi_fd_fdstat_set_rights(viv_wasi *w, uint32_t fd, uint64_t base,
-                                       uint64_t inheriting)
+uint32_t viv_wasi_fd_fdstat_set_rights(viv_wasi *w, uint32_t fd, uint64_t base, uint64_t inheriting)
 {
     viv_fd *f = viv_fd_get(w, fd);
     if (f == NULL)

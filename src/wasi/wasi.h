@@ -207,49 +207,72 @@ uint32_t viv_wasi_args_sizes_get(viv_wasi *w, uint32_t argc_out, uint32_t buf_si
 uint32_t viv_wasi_environ_get(viv_wasi *w, uint32_t environ, uint32_t environ_buf);
 uint32_t viv_wasi_environ_sizes_get(viv_wasi *w, uint32_t count_out, uint32_t buf_size_out);
 uint32_t viv_wasi_clock_res_get(viv_wasi *w, uint32_t clock_id, uint32_t res_out);
-uint32_t viv_wasi_clock_time_get(viv_wasi *w, uint32_t clock_id, uint64_t precision, uint32_t time_out);
-uint32_t viv_wasi_fd_advise(viv_wasi *w, uint32_t fd, uint64_t offset, uint64_t len, uint32_t advice);
+uint32_t viv_wasi_clock_time_get(viv_wasi *w, uint32_t clock_id, uint64_t precision,
+                                 uint32_t time_out);
+uint32_t viv_wasi_fd_advise(viv_wasi *w, uint32_t fd, uint64_t offset, uint64_t len,
+                            uint32_t advice);
 uint32_t viv_wasi_fd_allocate(viv_wasi *w, uint32_t fd, uint64_t offset, uint64_t len);
 uint32_t viv_wasi_fd_close(viv_wasi *w, uint32_t fd);
 uint32_t viv_wasi_fd_datasync(viv_wasi *w, uint32_t fd);
 uint32_t viv_wasi_fd_fdstat_get(viv_wasi *w, uint32_t fd, uint32_t stat_out);
 uint32_t viv_wasi_fd_fdstat_set_flags(viv_wasi *w, uint32_t fd, uint32_t flags);
-uint32_t viv_wasi_fd_fdstat_set_rights(viv_wasi *w, uint32_t fd, uint64_t base, uint64_t inheriting);
+uint32_t viv_wasi_fd_fdstat_set_rights(viv_wasi *w, uint32_t fd, uint64_t base,
+                                       uint64_t inheriting);
 uint32_t viv_wasi_fd_filestat_get(viv_wasi *w, uint32_t fd, uint32_t stat_out);
 uint32_t viv_wasi_fd_filestat_set_size(viv_wasi *w, uint32_t fd, uint64_t size);
-uint32_t viv_wasi_fd_filestat_set_times(viv_wasi *w, uint32_t fd, uint64_t atim, uint64_t mtim, uint32_t fst_flags);
-uint32_t viv_wasi_fd_pread(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint64_t offset, uint32_t nread_out);
+uint32_t viv_wasi_fd_filestat_set_times(viv_wasi *w, uint32_t fd, uint64_t atim, uint64_t mtim,
+                                        uint32_t fst_flags);
+uint32_t viv_wasi_fd_pread(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
+                           uint64_t offset, uint32_t nread_out);
 uint32_t viv_wasi_fd_prestat_get(viv_wasi *w, uint32_t fd, uint32_t prestat_out);
 uint32_t viv_wasi_fd_prestat_dir_name(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len);
-uint32_t viv_wasi_fd_pwrite(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint64_t offset, uint32_t nwritten_out);
-uint32_t viv_wasi_fd_read(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint32_t nread_out);
-uint32_t viv_wasi_fd_readdir(viv_wasi *w, uint32_t fd, uint32_t buf, uint32_t buf_len, uint64_t cookie, uint32_t bufused_out);
+uint32_t viv_wasi_fd_pwrite(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
+                            uint64_t offset, uint32_t nwritten_out);
+uint32_t viv_wasi_fd_read(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
+                          uint32_t nread_out);
+uint32_t viv_wasi_fd_readdir(viv_wasi *w, uint32_t fd, uint32_t buf, uint32_t buf_len,
+                             uint64_t cookie, uint32_t bufused_out);
 uint32_t viv_wasi_fd_renumber(viv_wasi *w, uint32_t from, uint32_t to);
-uint32_t viv_wasi_fd_seek(viv_wasi *w, uint32_t fd, uint64_t offset, uint32_t whence, uint32_t newoffset_out);
+uint32_t viv_wasi_fd_seek(viv_wasi *w, uint32_t fd, uint64_t offset, uint32_t whence,
+                          uint32_t newoffset_out);
 uint32_t viv_wasi_fd_sync(viv_wasi *w, uint32_t fd);
 uint32_t viv_wasi_fd_tell(viv_wasi *w, uint32_t fd, uint32_t offset_out);
-uint32_t viv_wasi_fd_write(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len, uint32_t nwritten_out);
+uint32_t viv_wasi_fd_write(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
+                           uint32_t nwritten_out);
 uint32_t viv_wasi_path_create_directory(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len);
-uint32_t viv_wasi_path_filestat_get(viv_wasi *w, uint32_t fd, uint32_t flags, uint32_t path, uint32_t path_len, uint32_t stat_out);
-uint32_t viv_wasi_path_filestat_set_times(viv_wasi *w, uint32_t fd, uint32_t flags, uint32_t path, uint32_t path_len, uint64_t atim, uint64_t mtim, uint32_t fst_flags);
-uint32_t viv_wasi_path_link(viv_wasi *w, uint32_t old_fd, uint32_t old_flags, uint32_t old_path, uint32_t old_path_len, uint32_t new_fd, uint32_t new_path, uint32_t new_path_len);
-uint32_t viv_wasi_path_open(viv_wasi *w, uint32_t dirfd, uint32_t dirflags, uint32_t path, uint32_t path_len, uint32_t oflags, uint64_t rights_base, uint64_t rights_inheriting, uint32_t fdflags, uint32_t fd_out);
-uint32_t viv_wasi_path_readlink(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len, uint32_t buf, uint32_t buf_len, uint32_t bufused_out);
+uint32_t viv_wasi_path_filestat_get(viv_wasi *w, uint32_t fd, uint32_t flags, uint32_t path,
+                                    uint32_t path_len, uint32_t stat_out);
+uint32_t viv_wasi_path_filestat_set_times(viv_wasi *w, uint32_t fd, uint32_t flags, uint32_t path,
+                                          uint32_t path_len, uint64_t atim, uint64_t mtim,
+                                          uint32_t fst_flags);
+uint32_t viv_wasi_path_link(viv_wasi *w, uint32_t old_fd, uint32_t old_flags, uint32_t old_path,
+                            uint32_t old_path_len, uint32_t new_fd, uint32_t new_path,
+                            uint32_t new_path_len);
+uint32_t viv_wasi_path_open(viv_wasi *w, uint32_t dirfd, uint32_t dirflags, uint32_t path,
+                            uint32_t path_len, uint32_t oflags, uint64_t rights_base,
+                            uint64_t rights_inheriting, uint32_t fdflags, uint32_t fd_out);
+uint32_t viv_wasi_path_readlink(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len,
+                                uint32_t buf, uint32_t buf_len, uint32_t bufused_out);
 uint32_t viv_wasi_path_remove_directory(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len);
-uint32_t viv_wasi_path_rename(viv_wasi *w, uint32_t fd, uint32_t old_path, uint32_t old_path_len, uint32_t new_fd, uint32_t new_path, uint32_t new_path_len);
-uint32_t viv_wasi_path_symlink(viv_wasi *w, uint32_t old_path, uint32_t old_path_len, uint32_t fd, uint32_t new_path, uint32_t new_path_len);
+uint32_t viv_wasi_path_rename(viv_wasi *w, uint32_t fd, uint32_t old_path, uint32_t old_path_len,
+                              uint32_t new_fd, uint32_t new_path, uint32_t new_path_len);
+uint32_t viv_wasi_path_symlink(viv_wasi *w, uint32_t old_path, uint32_t old_path_len, uint32_t fd,
+                               uint32_t new_path, uint32_t new_path_len);
 uint32_t viv_wasi_path_unlink_file(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len);
 /* Sleeps (clock subscriptions) wake no later than cfg.deadline_ns and then
  * call cfg.on_deadline. If on_deadline is NULL or returns, poll_oneoff
  * returns VIV_WASI_EINTR with no events written. */
-uint32_t viv_wasi_poll_oneoff(viv_wasi *w, uint32_t in, uint32_t out, uint32_t nsubscriptions, uint32_t nevents_out);
+uint32_t viv_wasi_poll_oneoff(viv_wasi *w, uint32_t in, uint32_t out, uint32_t nsubscriptions,
+                              uint32_t nevents_out);
 void viv_wasi_proc_exit(viv_wasi *w, uint32_t code);
 uint32_t viv_wasi_proc_raise(viv_wasi *w, uint32_t sig);
 uint32_t viv_wasi_sched_yield(viv_wasi *w);
 uint32_t viv_wasi_random_get(viv_wasi *w, uint32_t buf, uint32_t buf_len);
 uint32_t viv_wasi_sock_accept(viv_wasi *w, uint32_t fd, uint32_t flags, uint32_t fd_out);
-uint32_t viv_wasi_sock_recv(viv_wasi *w, uint32_t fd, uint32_t ri_data, uint32_t ri_data_len, uint32_t ri_flags, uint32_t ro_datalen_out, uint32_t ro_flags_out);
-uint32_t viv_wasi_sock_send(viv_wasi *w, uint32_t fd, uint32_t si_data, uint32_t si_data_len, uint32_t si_flags, uint32_t so_datalen_out);
+uint32_t viv_wasi_sock_recv(viv_wasi *w, uint32_t fd, uint32_t ri_data, uint32_t ri_data_len,
+                            uint32_t ri_flags, uint32_t ro_datalen_out, uint32_t ro_flags_out);
+uint32_t viv_wasi_sock_send(viv_wasi *w, uint32_t fd, uint32_t si_data, uint32_t si_data_len,
+                            uint32_t si_flags, uint32_t so_datalen_out);
 uint32_t viv_wasi_sock_shutdown(viv_wasi *w, uint32_t fd, uint32_t how);
 
 #endif /* VIV_WASI_H */

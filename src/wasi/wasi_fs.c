@@ -347,7 +347,7 @@ uint32_t viv_wasi_path_filestat_set_times(viv_wasi *w, uint32_t fd, uint32_t fla
 
 /* ---- path_open --------------------------------------------------------------- */
 
-#define WRITE_RIGHTS                                                                      \
+#define WRITE_RIGHTS                                                                               \
     (VIV_WASI_RIGHT_FD_WRITE | VIV_WASI_RIGHT_FD_ALLOCATE | VIV_WASI_RIGHT_FD_FILESTAT_SET_SIZE)
 #define READ_RIGHTS (VIV_WASI_RIGHT_FD_READ | VIV_WASI_RIGHT_FD_READDIR)
 
@@ -371,9 +371,8 @@ uint32_t viv_wasi_path_open(viv_wasi *w, uint32_t dirfd, uint32_t dirflags, uint
 
     bool want_write = rights_base & WRITE_RIGHTS;
     bool want_read = rights_base & READ_RIGHTS;
-    if (dir->readonly &&
-        ((oflags & (VIV_WASI_O_CREAT | VIV_WASI_O_TRUNC | VIV_WASI_O_EXCL)) || want_write ||
-         (fdflags & VIV_WASI_FDFLAG_APPEND)))
+    if (dir->readonly && ((oflags & (VIV_WASI_O_CREAT | VIV_WASI_O_TRUNC | VIV_WASI_O_EXCL)) ||
+                          want_write || (fdflags & VIV_WASI_FDFLAG_APPEND)))
         return viv_refuse_readonly(w, p.s);
 
     int slot = viv_fd_alloc(w);
@@ -450,8 +449,7 @@ uint32_t viv_wasi_path_open(viv_wasi *w, uint32_t dirfd, uint32_t dirflags, uint
 
 /* ---- operations on a final name ------------------------------------------ */
 
-uint32_t viv_wasi_path_create_directory(viv_wasi *w, uint32_t fd, uint32_t path,
-                                        uint32_t path_len)
+uint32_t viv_wasi_path_create_directory(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len)
 {
     viv_fd *dir;
     gpath p;
@@ -503,8 +501,7 @@ uint32_t viv_wasi_path_unlink_file(viv_wasi *w, uint32_t fd, uint32_t path, uint
     return remove_common(w, fd, path, path_len, false);
 }
 
-uint32_t viv_wasi_path_remove_directory(viv_wasi *w, uint32_t fd, uint32_t path,
-                                        uint32_t path_len)
+uint32_t viv_wasi_path_remove_directory(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len)
 {
     return remove_common(w, fd, path, path_len, true);
 }
@@ -815,12 +812,18 @@ struct host_dirent64 {
 static uint8_t dtype_to_wasi(int dirfd, const char *name, unsigned char t)
 {
     switch (t) {
-    case DT_REG: return VIV_WASI_FILETYPE_REGULAR_FILE;
-    case DT_DIR: return VIV_WASI_FILETYPE_DIRECTORY;
-    case DT_LNK: return VIV_WASI_FILETYPE_SYMBOLIC_LINK;
-    case DT_CHR: return VIV_WASI_FILETYPE_CHARACTER_DEVICE;
-    case DT_BLK: return VIV_WASI_FILETYPE_BLOCK_DEVICE;
-    case DT_SOCK: return VIV_WASI_FILETYPE_SOCKET_STREAM;
+    case DT_REG:
+        return VIV_WASI_FILETYPE_REGULAR_FILE;
+    case DT_DIR:
+        return VIV_WASI_FILETYPE_DIRECTORY;
+    case DT_LNK:
+        return VIV_WASI_FILETYPE_SYMBOLIC_LINK;
+    case DT_CHR:
+        return VIV_WASI_FILETYPE_CHARACTER_DEVICE;
+    case DT_BLK:
+        return VIV_WASI_FILETYPE_BLOCK_DEVICE;
+    case DT_SOCK:
+        return VIV_WASI_FILETYPE_SOCKET_STREAM;
     case DT_UNKNOWN: {
         /* Some file systems do not fill d_type. One component relative to
          * the directory itself, not followed: cannot leave it. */
@@ -829,7 +832,8 @@ static uint8_t dtype_to_wasi(int dirfd, const char *name, unsigned char t)
             return viv_filetype_from_mode(st.st_mode);
         return VIV_WASI_FILETYPE_UNKNOWN;
     }
-    default: return VIV_WASI_FILETYPE_UNKNOWN;
+    default:
+        return VIV_WASI_FILETYPE_UNKNOWN;
     }
 }
 

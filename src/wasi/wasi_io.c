@@ -251,8 +251,8 @@ static uint32_t do_write(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_
     return viv_store_u32(w, nwritten_out, (uint32_t)moved);
 }
 
-static uint32_t do_read(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len,
-                        bool positioned, uint64_t offset, uint32_t nread_out)
+static uint32_t do_read(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_len, bool positioned,
+                        uint64_t offset, uint32_t nread_out)
 {
     viv_fd *f = viv_fd_get(w, fd);
     if (f == NULL)
@@ -344,10 +344,17 @@ uint32_t viv_wasi_fd_seek(viv_wasi *w, uint32_t fd, uint64_t offset, uint32_t wh
         return e;
     int how;
     switch (whence) {
-    case VIV_WASI_WHENCE_SET: how = SEEK_SET; break;
-    case VIV_WASI_WHENCE_CUR: how = SEEK_CUR; break;
-    case VIV_WASI_WHENCE_END: how = SEEK_END; break;
-    default: return VIV_WASI_EINVAL;
+    case VIV_WASI_WHENCE_SET:
+        how = SEEK_SET;
+        break;
+    case VIV_WASI_WHENCE_CUR:
+        how = SEEK_CUR;
+        break;
+    case VIV_WASI_WHENCE_END:
+        how = SEEK_END;
+        break;
+    default:
+        return VIV_WASI_EINVAL;
     }
     if (viv_mem(w, newoffset_out, 8) == NULL)
         return VIV_WASI_EFAULT;
@@ -414,15 +421,9 @@ static uint32_t do_sync(viv_wasi *w, uint32_t fd, bool data_only)
     return r == 0 ? VIV_WASI_ESUCCESS : viv_errno_from_host(errno);
 }
 
-uint32_t viv_wasi_fd_sync(viv_wasi *w, uint32_t fd)
-{
-    return do_sync(w, fd, false);
-}
+uint32_t viv_wasi_fd_sync(viv_wasi *w, uint32_t fd) { return do_sync(w, fd, false); }
 
-uint32_t viv_wasi_fd_datasync(viv_wasi *w, uint32_t fd)
-{
-    return do_sync(w, fd, true);
-}
+uint32_t viv_wasi_fd_datasync(viv_wasi *w, uint32_t fd) { return do_sync(w, fd, true); }
 
 /* ---- poll_oneoff ----------------------------------------------------------- */
 

@@ -33,13 +33,13 @@
 
 /* Defines attempt(name, fn) in the guest. Only OSError counts as refused:
  * a NameError from a broken test program must not pass as confinement. */
-#define ATTEMPT_PRELUDE                                                                       \
-    "import os\n"                                                                             \
-    "def attempt(name, fn):\n"                                                                \
-    "    try:\n"                                                                              \
-    "        r = fn()\n"                                                                      \
-    "        print(name + ':ALLOWED', repr(r)[:80])\n"                                       \
-    "    except OSError as e:\n"                                                              \
+#define ATTEMPT_PRELUDE                                                                            \
+    "import os\n"                                                                                  \
+    "def attempt(name, fn):\n"                                                                     \
+    "    try:\n"                                                                                   \
+    "        r = fn()\n"                                                                           \
+    "        print(name + ':ALLOWED', repr(r)[:80])\n"                                             \
+    "    except OSError as e:\n"                                                                   \
     "        print(name + ':denied', e.errno)\n"
 
 static int count_lines_with(const char *text, const char *needle)
@@ -78,18 +78,17 @@ static void test_host_files_unreachable(void **state)
     e2e_path(ws, tmp, "ws");
     assert_int_equal(mkdir(ws, 0755), 0);
     snprintf(prog, sizeof prog,
-             ATTEMPT_PRELUDE
-             "attempt('passwd', lambda: open('/etc/passwd').read())\n"
-             "attempt('secret', lambda: open('%s').read())\n"
-             "attempt('listroot', lambda: os.listdir('/'))\n"
-             "attempt('listetc', lambda: os.listdir('/etc'))\n"
-             "attempt('stat', lambda: os.stat('/etc/passwd'))\n"
-             "attempt('dotdot', lambda: open('/app/../etc/passwd').read())\n"
-             "attempt('dotdot_secret', lambda: open('/app/../secret.txt').read())\n"
-             "attempt('relative', lambda: open('../../../../etc/passwd').read())\n"
-             "attempt('proc', lambda: open('/proc/self/environ').read())\n"
-             "attempt('tmp', lambda: os.listdir('/tmp'))\n"
-             "attempt('mkdir_top', lambda: os.mkdir('/evil'))\n",
+             ATTEMPT_PRELUDE "attempt('passwd', lambda: open('/etc/passwd').read())\n"
+                             "attempt('secret', lambda: open('%s').read())\n"
+                             "attempt('listroot', lambda: os.listdir('/'))\n"
+                             "attempt('listetc', lambda: os.listdir('/etc'))\n"
+                             "attempt('stat', lambda: os.stat('/etc/passwd'))\n"
+                             "attempt('dotdot', lambda: open('/app/../etc/passwd').read())\n"
+                             "attempt('dotdot_secret', lambda: open('/app/../secret.txt').read())\n"
+                             "attempt('relative', lambda: open('../../../../etc/passwd').read())\n"
+                             "attempt('proc', lambda: open('/proc/self/environ').read())\n"
+                             "attempt('tmp', lambda: os.listdir('/tmp'))\n"
+                             "attempt('mkdir_top', lambda: os.mkdir('/evil'))\n",
              secret);
     e2e_run r;
     E2E_RUN(&r, "run", "--workspace", ws, "-c", prog);
@@ -184,9 +183,7 @@ static void test_guest_symlinks_do_not_escape(void **state)
              "    try:\n"
              "        os.symlink(target, '/app/' + name)\n"
              "    except OSError:\n"
-             "        pass\n"
-             ATTEMPT_PRELUDE
-             "attempt('l1', lambda: open('/app/l1').read())\n"
+             "        pass\n" ATTEMPT_PRELUDE "attempt('l1', lambda: open('/app/l1').read())\n"
              "attempt('l2', lambda: open('/app/l2').read())\n"
              "attempt('l3', lambda: open('/app/l3').read())\n"
              "attempt('l4', lambda: open('/app/l4/secret.txt').read())\n"
@@ -205,12 +202,11 @@ static void test_no_network_no_processes(void **state)
     (void)state;
     e2e_run r;
     E2E_RUN(&r, "run", "-c",
-            ATTEMPT_PRELUDE
-            "import socket, subprocess\n"
-            "attempt('socket', lambda: socket.socket().connect(('127.0.0.1', 9)))\n"
-            "attempt('listen', lambda: socket.create_server(('127.0.0.1', 0)))\n"
-            "attempt('subprocess', lambda: subprocess.run(['/bin/true']))\n"
-            "print('fork' if hasattr(os, 'fork') else 'nofork')\n");
+            ATTEMPT_PRELUDE "import socket, subprocess\n"
+                            "attempt('socket', lambda: socket.socket().connect(('127.0.0.1', 9)))\n"
+                            "attempt('listen', lambda: socket.create_server(('127.0.0.1', 0)))\n"
+                            "attempt('subprocess', lambda: subprocess.run(['/bin/true']))\n"
+                            "print('fork' if hasattr(os, 'fork') else 'nofork')\n");
     expect_all_denied(&r, 3);
     e2e_expect_in("guest output", r.out, "nofork\n");
     e2e_run_free(&r);
@@ -254,24 +250,24 @@ static void expect_unchanged(snap *s, const char *path)
 
 /* Every write a program could try against a read-only directory mounted at
  * MOUNT (a string literal). It has a file f.txt and a directory d. */
-#define READ_ONLY_ATTACKS(MOUNT)                                                              \
-    ATTEMPT_PRELUDE                                                                           \
-    "attempt('write', lambda: open('" MOUNT "/f.txt', 'w').write('pwned'))\n"                 \
-    "attempt('append', lambda: open('" MOUNT "/f.txt', 'a').write('pwned'))\n"                \
-    "attempt('rplus', lambda: open('" MOUNT "/f.txt', 'r+').write('pwned'))\n"                \
-    "attempt('osopen', lambda: os.open('" MOUNT "/f.txt', os.O_WRONLY | os.O_TRUNC))\n"       \
-    "attempt('truncate', lambda: os.truncate('" MOUNT "/f.txt', 0))\n"                        \
-    "attempt('unlink', lambda: os.unlink('" MOUNT "/f.txt'))\n"                               \
-    "attempt('rename', lambda: os.rename('" MOUNT "/f.txt', '" MOUNT "/g.txt'))\n"            \
-    "attempt('rename_out', lambda: os.rename('" MOUNT "/f.txt', '/app/g.txt'))\n"             \
-    "attempt('mkdir', lambda: os.mkdir('" MOUNT "/sub'))\n"                                   \
-    "attempt('create', lambda: open('" MOUNT "/new.txt', 'x').close())\n"                     \
-    "attempt('create_in_dir', lambda: open('" MOUNT "/d/new.txt', 'w').close())\n"            \
-    "attempt('rmdir', lambda: os.rmdir('" MOUNT "/d'))\n"                                     \
-    "attempt('symlink', lambda: os.symlink('f.txt', '" MOUNT "/l'))\n"                        \
-    "attempt('link', lambda: os.link('" MOUNT "/f.txt', '" MOUNT "/h'))\n"                    \
-    "attempt('utime', lambda: os.utime('" MOUNT "/f.txt', (0, 0)))\n"                         \
-    "print('read=' + open('" MOUNT "/f.txt').read())\n"                                       \
+#define READ_ONLY_ATTACKS(MOUNT)                                                                   \
+    ATTEMPT_PRELUDE                                                                                \
+    "attempt('write', lambda: open('" MOUNT "/f.txt', 'w').write('pwned'))\n"                      \
+    "attempt('append', lambda: open('" MOUNT "/f.txt', 'a').write('pwned'))\n"                     \
+    "attempt('rplus', lambda: open('" MOUNT "/f.txt', 'r+').write('pwned'))\n"                     \
+    "attempt('osopen', lambda: os.open('" MOUNT "/f.txt', os.O_WRONLY | os.O_TRUNC))\n"            \
+    "attempt('truncate', lambda: os.truncate('" MOUNT "/f.txt', 0))\n"                             \
+    "attempt('unlink', lambda: os.unlink('" MOUNT "/f.txt'))\n"                                    \
+    "attempt('rename', lambda: os.rename('" MOUNT "/f.txt', '" MOUNT "/g.txt'))\n"                 \
+    "attempt('rename_out', lambda: os.rename('" MOUNT "/f.txt', '/app/g.txt'))\n"                  \
+    "attempt('mkdir', lambda: os.mkdir('" MOUNT "/sub'))\n"                                        \
+    "attempt('create', lambda: open('" MOUNT "/new.txt', 'x').close())\n"                          \
+    "attempt('create_in_dir', lambda: open('" MOUNT "/d/new.txt', 'w').close())\n"                 \
+    "attempt('rmdir', lambda: os.rmdir('" MOUNT "/d'))\n"                                          \
+    "attempt('symlink', lambda: os.symlink('f.txt', '" MOUNT "/l'))\n"                             \
+    "attempt('link', lambda: os.link('" MOUNT "/f.txt', '" MOUNT "/h'))\n"                         \
+    "attempt('utime', lambda: os.utime('" MOUNT "/f.txt', (0, 0)))\n"                              \
+    "print('read=' + open('" MOUNT "/f.txt').read())\n"                                            \
     "print('list=' + ','.join(sorted(os.listdir('" MOUNT "'))))\n"
 #define READ_ONLY_ATTACK_COUNT 15
 
@@ -584,10 +580,9 @@ static void test_workspace_root_survives(void **state)
     assert_int_equal(mkdir(ws, 0755), 0);
     e2e_run r;
     E2E_RUN(&r, "run", "--workspace", ws, "-c",
-            ATTEMPT_PRELUDE
-            "attempt('rmdir', lambda: os.rmdir('/app'))\n"
-            "attempt('rename', lambda: os.rename('/app', '/app2'))\n"
-            "attempt('rmdir_dot', lambda: os.rmdir('/app/.'))\n");
+            ATTEMPT_PRELUDE "attempt('rmdir', lambda: os.rmdir('/app'))\n"
+                            "attempt('rename', lambda: os.rename('/app', '/app2'))\n"
+                            "attempt('rmdir_dot', lambda: os.rmdir('/app/.'))\n");
     expect_all_denied(&r, 3);
     e2e_run_free(&r);
     struct stat st;
@@ -622,7 +617,10 @@ static void test_workspace_fifo_cannot_hang_run(void **state)
 /* ---- environment -------------------------------------------------------- */
 
 static const char *const canary_env[] = {
-    "VIV_CANARY_SECRET=xyz-" SECRET, "HOME=/root/" SECRET, "USER=" SECRET, NULL,
+    "VIV_CANARY_SECRET=xyz-" SECRET,
+    "HOME=/root/" SECRET,
+    "USER=" SECRET,
+    NULL,
 };
 
 static void test_env_only_policy_and_given(void **state)
@@ -645,11 +643,10 @@ static void test_env_only_policy_and_given(void **state)
                       "for k in sorted(os.environ): print(k + '=' + os.environ[k])\n"));
     e2e_expect_exit(&r, 0);
     json_t *j = e2e_json(&r);
-    assert_string_equal(e2e_jstr(j, "stdout"),
-                        "LC_ALL=C.UTF-8\n"
-                        "PYTHONHASHSEED=0\n"
-                        "PYTHONIOENCODING=utf-8\n"
-                        "PYTHONUTF8=1\n");
+    assert_string_equal(e2e_jstr(j, "stdout"), "LC_ALL=C.UTF-8\n"
+                                               "PYTHONHASHSEED=0\n"
+                                               "PYTHONIOENCODING=utf-8\n"
+                                               "PYTHONUTF8=1\n");
     e2e_expect_not_in("CLI output", r.out, SECRET);
     e2e_expect_not_in("CLI output", r.out, "VIV_CANARY");
     e2e_run_free(&r);

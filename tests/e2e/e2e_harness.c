@@ -33,10 +33,7 @@
  * on whatever descendant may still hold them. */
 #define DRAIN_AFTER_KILL_S 5.0
 
-const char *e2e_cli(void)
-{
-    return VIV_E2E_CLI;
-}
+const char *e2e_cli(void) { return VIV_E2E_CLI; }
 
 static double now_s(void)
 {
@@ -348,10 +345,7 @@ const char *e2e_jstr(json_t *obj, const char *key)
     return json_string_value(v);
 }
 
-bool e2e_jnull(json_t *obj, const char *key)
-{
-    return json_is_null(jget(obj, key));
-}
+bool e2e_jnull(json_t *obj, const char *key) { return json_is_null(jget(obj, key)); }
 
 bool e2e_ends_with(const char *b, size_t len, const char *suffix)
 {

@@ -82,7 +82,7 @@ int e2e_teardown_tmp(void **state);
 
 /* Convenience: argv as a compound literal. */
 #define E2E_ARGV(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define E2E_ENV(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define E2E_ENV(...)  ((const char *const[]){__VA_ARGS__, NULL})
 
 /* Run with default options. */
 #define E2E_RUN(r, ...) e2e_exec((r), NULL, E2E_ARGV(__VA_ARGS__))

@@ -26,7 +26,7 @@
 #define DEADLINE_SLACK_S 3.0
 /* The guest needs a few hundred million units of fuel to start; this
  * budget lets a loop actually run before the budget ends it. */
-#define FUEL_PAST_STARTUP "1500000000"
+#define FUEL_PAST_STARTUP   "1500000000"
 #define FUEL_PAST_STARTUP_N 1500000000LL
 
 static void expect_not_crashed(const e2e_run *r)
@@ -212,7 +212,8 @@ static void test_endless_printing_is_bounded(void **state)
     assert_true(strlen(e2e_jstr(j, "stdout")) <= 1000);
     /* The trap notice is the CLI's, not the guest's: it may come on top of
      * the guest's capped stderr, but only that. */
-    assert_true(strlen(e2e_jstr(j, "stderr")) <= 500 + strlen("\nExecution trapped: out_of_fuel\n"));
+    assert_true(strlen(e2e_jstr(j, "stderr")) <=
+                500 + strlen("\nExecution trapped: out_of_fuel\n"));
     e2e_run_free(&r);
 }
 

@@ -340,8 +340,7 @@ static void test_policy_errors_run_nothing(void **state)
 static void test_usage_error_with_json(void **state)
 {
     (void)state;
-    expect_usage_error(E2E_ARGV("run", "--json", "--fuel", "-1", "-c", "print(1)"),
-                       "fuel_budget");
+    expect_usage_error(E2E_ARGV("run", "--json", "--fuel", "-1", "-c", "print(1)"), "fuel_budget");
 }
 
 /* Output well past a pipe buffer arrives whole and in order. */
@@ -461,8 +460,7 @@ static void test_json_success_semantics(void **state)
         E2E_RUN(&r, "run", "--json", "--fuel", cases[i].fuel, "-c", cases[i].code);
         json_t *j = e2e_json(&r);
         if (e2e_jbool(j, "success") != cases[i].success) {
-            fail_msg("%s: success should be %d\n%s", cases[i].code, (int)cases[i].success,
-                     r.out);
+            fail_msg("%s: success should be %d\n%s", cases[i].code, (int)cases[i].success, r.out);
         }
         assert_int_equal(cases[i].success, r.exit_code == 0);
         e2e_run_free(&r);
@@ -470,10 +468,20 @@ static void test_json_success_semantics(void **state)
 }
 
 static const char *const result_fields[] = {
-    "success",     "exit_code",         "stdout",       "stderr",
-    "stdout_truncated", "stderr_truncated", "trapped",  "trap_reason",
-    "trap_message", "memory_used_bytes", "memory_limit_bytes", "duration_ms",
-    "fuel_consumed", "fuel_budget",
+    "success",
+    "exit_code",
+    "stdout",
+    "stderr",
+    "stdout_truncated",
+    "stderr_truncated",
+    "trapped",
+    "trap_reason",
+    "trap_message",
+    "memory_used_bytes",
+    "memory_limit_bytes",
+    "duration_ms",
+    "fuel_consumed",
+    "fuel_budget",
 };
 
 static void test_json_fields_clean_run(void **state)
@@ -557,7 +565,10 @@ static void test_non_utf8_output(void **state)
     E2E_RUN(&r, "run", "-c", prog);
     e2e_expect_exit(&r, 0);
     assert_int_equal(r.out_len, 4);
-    assert_memory_equal(r.out, "A\xff\xfe" "B", 4);
+    assert_memory_equal(r.out,
+                        "A\xff\xfe"
+                        "B",
+                        4);
     assert_int_equal(r.err_len, 3);
     assert_memory_equal(r.err, "\xc3\x28\x80", 3);
     e2e_run_free(&r);
@@ -620,8 +631,7 @@ int main(void)
         cmocka_unit_test(test_program_from_stdin),
         cmocka_unit_test_setup_teardown(test_program_from_file, e2e_setup_tmp, e2e_teardown_tmp),
         cmocka_unit_test_setup_teardown(test_bad_source, e2e_setup_tmp, e2e_teardown_tmp),
-        cmocka_unit_test_setup_teardown(test_missing_file_program, e2e_setup_tmp,
-                                        e2e_teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_missing_file_program, e2e_setup_tmp, e2e_teardown_tmp),
         cmocka_unit_test(test_args_reach_sys_argv),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_usage_error_with_json),

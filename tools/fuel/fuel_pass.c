@@ -74,19 +74,32 @@ enum {
 static int section_rank(uint8_t id)
 {
     switch (id) {
-    case SEC_TYPE: return 1;
-    case SEC_IMPORT: return 2;
-    case SEC_FUNCTION: return 3;
-    case SEC_TABLE: return 4;
-    case SEC_MEMORY: return 5;
-    case SEC_GLOBAL: return 6;
-    case SEC_EXPORT: return 7;
-    case SEC_START: return 8;
-    case SEC_ELEMENT: return 9;
-    case SEC_DATACOUNT: return 10;
-    case SEC_CODE: return 11;
-    case SEC_DATA: return 12;
-    default: return 0;
+    case SEC_TYPE:
+        return 1;
+    case SEC_IMPORT:
+        return 2;
+    case SEC_FUNCTION:
+        return 3;
+    case SEC_TABLE:
+        return 4;
+    case SEC_MEMORY:
+        return 5;
+    case SEC_GLOBAL:
+        return 6;
+    case SEC_EXPORT:
+        return 7;
+    case SEC_START:
+        return 8;
+    case SEC_ELEMENT:
+        return 9;
+    case SEC_DATACOUNT:
+        return 10;
+    case SEC_CODE:
+        return 11;
+    case SEC_DATA:
+        return 12;
+    default:
+        return 0;
     }
 }
 #define RANK_GLOBAL 6
@@ -142,10 +155,7 @@ typedef struct pass {
     viv_fuel_stats stats;
 } pass;
 
-static bool oom(pass *p)
-{
-    return wio_fail_at(&p->r, p->r.pos, "out of memory");
-}
+static bool oom(pass *p) { return wio_fail_at(&p->r, p->r.pos, "out of memory"); }
 
 static bool read_name(wio_reader *r)
 {
@@ -247,8 +257,10 @@ static bool parse_imports(pass *p)
                 return wio_fail_at(r, r->pos - 1, "bad global mutability 0x%02x", mut);
             p->imported_globals++;
             break;
-        case 4: return wio_fail_at(r, at, "tag import (exception handling) is not supported");
-        default: return wio_fail_at(r, at, "unknown import kind 0x%02x", kind);
+        case 4:
+            return wio_fail_at(r, at, "tag import (exception handling) is not supported");
+        default:
+            return wio_fail_at(r, at, "unknown import kind 0x%02x", kind);
         }
     }
     return true;
@@ -467,7 +479,9 @@ static bool plan_jump(pass *p, const wi_instr *in, size_t depth, bool *stale)
     case OP_UNREACHABLE: /* traps: nothing after it needs $f or $fuel */
         *stale = false;
         return true;
-    case OP_RETURN: leaves = true; break;
+    case OP_RETURN:
+        leaves = true;
+        break;
     default: /* br, br_if, br_table */
         if (in->label > depth)
             return wio_fail_at(&p->r, in->offset, "branch to label %u but only %zu are open",
@@ -525,7 +539,8 @@ static bool plan_body(pass *p, size_t end)
                 stale = true;
             }
             break;
-        case WI_FREE: break;
+        case WI_FREE:
+            break;
         case WI_BLOCK:
             if (!push_ctl(p, depth++, WI_BLOCK, in.offset))
                 return false;
@@ -590,7 +605,8 @@ static void put_patch(pass *p, const patch *pt)
 {
     wio_buf *b = &p->body;
     switch ((patch_kind)pt->kind) {
-    case P_RELOAD: p->stats.reload_sites++; /* fall through */
+    case P_RELOAD:
+        p->stats.reload_sites++; /* fall through */
     case P_ENTRY:
         put_idx(b, OP_GLOBAL_GET, p->fuel_index);
         put_idx(b, OP_LOCAL_SET, p->flocal);
@@ -718,14 +734,21 @@ static bool check_section(pass *p, uint8_t id, size_t end)
     wio_reader *r = &p->r;
     uint32_t v;
     switch (id) {
-    case SEC_CUSTOM: return read_name(r) && wio_skip(r, end - r->pos);
-    case SEC_TYPE: return parse_types(p);
-    case SEC_IMPORT: return parse_imports(p);
-    case SEC_FUNCTION: return parse_functions(p);
-    case SEC_TABLE: return parse_tables(p);
-    case SEC_MEMORY: return parse_memories(p);
+    case SEC_CUSTOM:
+        return read_name(r) && wio_skip(r, end - r->pos);
+    case SEC_TYPE:
+        return parse_types(p);
+    case SEC_IMPORT:
+        return parse_imports(p);
+    case SEC_FUNCTION:
+        return parse_functions(p);
+    case SEC_TABLE:
+        return parse_tables(p);
+    case SEC_MEMORY:
+        return parse_memories(p);
     case SEC_START:
-    case SEC_DATACOUNT: return wio_u32(r, &v);
+    case SEC_DATACOUNT:
+        return wio_u32(r, &v);
     default: /* element and data: nothing in them depends on the pass */
         return wio_skip(r, end - r->pos);
     }

@@ -10,26 +10,46 @@
 static const char *unsupported_name(uint8_t op)
 {
     switch (op) {
-    case 0x06: return "try (exception handling)";
-    case 0x07: return "catch (exception handling)";
-    case 0x08: return "throw (exception handling)";
-    case 0x09: return "rethrow (exception handling)";
-    case 0x0A: return "throw_ref (exception handling)";
-    case 0x12: return "return_call (tail calls)";
-    case 0x13: return "return_call_indirect (tail calls)";
-    case 0x14: return "call_ref (typed function references)";
-    case 0x15: return "return_call_ref (typed function references)";
-    case 0x18: return "delegate (exception handling)";
-    case 0x19: return "catch_all (exception handling)";
-    case 0x1F: return "try_table (exception handling)";
-    case 0xD3: return "ref.eq (GC)";
-    case 0xD4: return "ref.as_non_null (typed function references)";
-    case 0xD5: return "br_on_null (typed function references)";
-    case 0xD6: return "br_on_non_null (typed function references)";
-    case 0xFB: return "GC prefix";
-    case 0xFD: return "SIMD prefix";
-    case 0xFE: return "threads (atomics) prefix";
-    default: return NULL;
+    case 0x06:
+        return "try (exception handling)";
+    case 0x07:
+        return "catch (exception handling)";
+    case 0x08:
+        return "throw (exception handling)";
+    case 0x09:
+        return "rethrow (exception handling)";
+    case 0x0A:
+        return "throw_ref (exception handling)";
+    case 0x12:
+        return "return_call (tail calls)";
+    case 0x13:
+        return "return_call_indirect (tail calls)";
+    case 0x14:
+        return "call_ref (typed function references)";
+    case 0x15:
+        return "return_call_ref (typed function references)";
+    case 0x18:
+        return "delegate (exception handling)";
+    case 0x19:
+        return "catch_all (exception handling)";
+    case 0x1F:
+        return "try_table (exception handling)";
+    case 0xD3:
+        return "ref.eq (GC)";
+    case 0xD4:
+        return "ref.as_non_null (typed function references)";
+    case 0xD5:
+        return "br_on_null (typed function references)";
+    case 0xD6:
+        return "br_on_non_null (typed function references)";
+    case 0xFB:
+        return "GC prefix";
+    case 0xFD:
+        return "SIMD prefix";
+    case 0xFE:
+        return "threads (atomics) prefix";
+    default:
+        return NULL;
     }
 }
 
@@ -41,8 +61,10 @@ static bool is_valtype(uint8_t b)
     case 0x7D: /* f32 */
     case 0x7C: /* f64 */
     case 0x70: /* funcref */
-    case 0x6F: /* externref */ return true;
-    default: return false;
+    case 0x6F: /* externref */
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -136,24 +158,29 @@ static bool prefix_fc(wio_reader *r, size_t at)
     case 4:
     case 5:
     case 6:
-    case 7: /* trunc_sat */ return true;
-    case 8: /* memory.init data mem */ return u32_imm(r) && memidx_zero(r);
+    case 7: /* trunc_sat */
+        return true;
+    case 8: /* memory.init data mem */
+        return u32_imm(r) && memidx_zero(r);
     case 9:  /* data.drop */
     case 13: /* elem.drop */
     case 15: /* table.grow */
     case 16: /* table.size */
-    case 17: /* table.fill */ return u32_imm(r);
+    case 17: /* table.fill */
+        return u32_imm(r);
     case 10: /* memory.copy dst src */
         if (!memidx_zero(r))
             return false;
         return memidx_zero(r);
-    case 11: /* memory.fill */ return memidx_zero(r);
+    case 11: /* memory.fill */
+        return memidx_zero(r);
     case 12: /* table.init elem table */
     case 14: /* table.copy dst src */
         if (!u32_imm(r))
             return false;
         return u32_imm(r);
-    default: return wio_fail_at(r, at, "unsupported opcode 0xfc %u", sub);
+    default:
+        return wio_fail_at(r, at, "unsupported opcode 0xfc %u", sub);
     }
 }
 
@@ -170,16 +197,32 @@ bool wi_decode(wio_reader *r, const wi_module_info *m, wi_instr *out)
 
     switch (op) {
     case 0x00: /* unreachable */
-    case 0x0F: /* return */ out->kind = WI_JUMP; return true;
+    case 0x0F: /* return */
+        out->kind = WI_JUMP;
+        return true;
     case 0x01: /* nop */
-    case 0x1A: /* drop */ out->kind = WI_FREE; return true;
-    case 0x02: out->kind = WI_BLOCK; return blocktype(r, m);
-    case 0x03: out->kind = WI_LOOP; return blocktype(r, m);
-    case 0x04: out->kind = WI_IF; return blocktype(r, m);
-    case 0x05: out->kind = WI_ELSE; return true;
-    case 0x0B: out->kind = WI_END; return true;
+    case 0x1A: /* drop */
+        out->kind = WI_FREE;
+        return true;
+    case 0x02:
+        out->kind = WI_BLOCK;
+        return blocktype(r, m);
+    case 0x03:
+        out->kind = WI_LOOP;
+        return blocktype(r, m);
+    case 0x04:
+        out->kind = WI_IF;
+        return blocktype(r, m);
+    case 0x05:
+        out->kind = WI_ELSE;
+        return true;
+    case 0x0B:
+        out->kind = WI_END;
+        return true;
     case 0x0C: /* br */
-    case 0x0D: /* br_if */ out->kind = WI_JUMP; return wio_u32(r, &out->label);
+    case 0x0D: /* br_if */
+        out->kind = WI_JUMP;
+        return wio_u32(r, &out->label);
     case 0x0E: { /* br_table: n labels, then the default */
         uint32_t n;
         out->kind = WI_JUMP;
@@ -194,7 +237,8 @@ bool wi_decode(wio_reader *r, const wi_module_info *m, wi_instr *out)
         }
         return true;
     }
-    case 0x10: /* call */ return u32_imm(r);
+    case 0x10: /* call */
+        return u32_imm(r);
     case 0x11: { /* call_indirect type table */
         size_t tat = r->pos;
         uint32_t type;
@@ -205,7 +249,8 @@ bool wi_decode(wio_reader *r, const wi_module_info *m, wi_instr *out)
                                m->types);
         return u32_imm(r);
     }
-    case 0x1B: /* select */ return true;
+    case 0x1B: /* select */
+        return true;
     case 0x1C: { /* select t* */
         uint32_t n;
         if (!wio_count(r, 1, &n))
@@ -222,9 +267,11 @@ bool wi_decode(wio_reader *r, const wi_module_info *m, wi_instr *out)
     case 0x24: /* global.get/set */
     case 0x25:
     case 0x26: /* table.get/set */
-    case 0xD2: /* ref.func */ return u32_imm(r);
+    case 0xD2: /* ref.func */
+        return u32_imm(r);
     case 0x3F: /* memory.size */
-    case 0x40: /* memory.grow */ return memidx_zero(r);
+    case 0x40: /* memory.grow */
+        return memidx_zero(r);
     case 0x41: {
         int32_t v;
         return wio_s32(r, &v);
@@ -233,12 +280,18 @@ bool wi_decode(wio_reader *r, const wi_module_info *m, wi_instr *out)
         int64_t v;
         return wio_s64(r, &v);
     }
-    case 0x43: return wio_skip(r, 4);
-    case 0x44: return wio_skip(r, 8);
-    case 0xD0: /* ref.null t */ return wi_reftype(r);
-    case 0xD1: /* ref.is_null */ return true;
-    case 0xFC: return prefix_fc(r, at);
-    default: break;
+    case 0x43:
+        return wio_skip(r, 4);
+    case 0x44:
+        return wio_skip(r, 8);
+    case 0xD0: /* ref.null t */
+        return wi_reftype(r);
+    case 0xD1: /* ref.is_null */
+        return true;
+    case 0xFC:
+        return prefix_fc(r, at);
+    default:
+        break;
     }
     if (op >= 0x28 && op <= 0x3E) /* loads and stores */
         return memarg(r);
@@ -257,14 +310,16 @@ bool wi_skip_const_expr(wio_reader *r, const wi_module_info *m)
         if (!wi_decode(r, m, &in))
             return false;
         switch (in.op) {
-        case 0x0B: return true;
+        case 0x0B:
+            return true;
         case 0x41:
         case 0x42:
         case 0x43:
         case 0x44: /* t.const */
         case 0x23: /* global.get */
         case 0xD0:
-        case 0xD2: /* ref.null, ref.func */ break;
+        case 0xD2: /* ref.null, ref.func */
+            break;
         default:
             return wio_fail_at(r, in.offset,
                                "opcode 0x%02x is not allowed in a constant expression", in.op);

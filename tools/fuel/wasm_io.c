@@ -155,15 +155,9 @@ bool wio_s32(wio_reader *r, int32_t *v)
     return true;
 }
 
-bool wio_s33(wio_reader *r, int64_t *v)
-{
-    return read_sleb(r, 33, v);
-}
+bool wio_s33(wio_reader *r, int64_t *v) { return read_sleb(r, 33, v); }
 
-bool wio_s64(wio_reader *r, int64_t *v)
-{
-    return read_sleb(r, 64, v);
-}
+bool wio_s64(wio_reader *r, int64_t *v) { return read_sleb(r, 64, v); }
 
 bool wio_count(wio_reader *r, size_t min_elem, uint32_t *v)
 {
@@ -214,10 +208,7 @@ void wio_put(wio_buf *b, const void *p, size_t n)
     b->len += n;
 }
 
-void wio_put_u8(wio_buf *b, uint8_t v)
-{
-    wio_put(b, &v, 1);
-}
+void wio_put_u8(wio_buf *b, uint8_t v) { wio_put(b, &v, 1); }
 
 void wio_put_u32(wio_buf *b, uint32_t v)
 {

@@ -36,10 +36,7 @@ __attribute__((format(printf, 3, 4)))
 #endif
 bool wio_fail_at(wio_reader *r, size_t offset, const char *fmt, ...);
 
-static inline size_t wio_left(const wio_reader *r)
-{
-    return r->end - r->pos;
-}
+static inline size_t wio_left(const wio_reader *r) { return r->end - r->pos; }
 
 bool wio_u8(wio_reader *r, uint8_t *v);
 /* Looks at the next byte without consuming it; fails at the end like wio_u8. */

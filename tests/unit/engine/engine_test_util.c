@@ -128,13 +128,13 @@ static uint32_t unexpected(void *ctx, const char *name)
     return ET_ENOSYS;
 }
 
-#define VIV_WASI_CTX void *ctx
+#define VIV_WASI_CTX     void *ctx
 #define VIV_WASI_CTX_ARG ctx
-#define ET_DEFAULT_IMPORT(name, ret, params, args)                                               \
-    static ret et_default_##name params                                                          \
-    {                                                                                            \
-        use_args args;                                                                           \
-        return unexpected(ctx, #name);                                                           \
+#define ET_DEFAULT_IMPORT(name, ret, params, args)                                                 \
+    static ret et_default_##name params                                                            \
+    {                                                                                              \
+        use_args args;                                                                             \
+        return unexpected(ctx, #name);                                                             \
     }
 VIV_WASI_IMPORTS(ET_DEFAULT_IMPORT)
 #undef ET_DEFAULT_IMPORT
@@ -276,8 +276,8 @@ __attribute__((noreturn)) static void child_main(const et_run *r, et_report *rep
     char path[4096];
     et_path(r->artifact, path, sizeof path);
     viv_engine_artifact *a = NULL;
-    rep->open_status = viv_engine_artifact_open(path, r->expect_sha256, &a, rep->open_err,
-                                                sizeof rep->open_err);
+    rep->open_status =
+        viv_engine_artifact_open(path, r->expect_sha256, &a, rep->open_err, sizeof rep->open_err);
     if (rep->open_status != VIV_ENGINE_OK) {
         _exit(3);
     }
@@ -313,8 +313,8 @@ __attribute__((noreturn)) static void child_main(const et_run *r, et_report *rep
 void et_execute(const et_run *r, et_result *res)
 {
     memset(res, 0, sizeof *res);
-    et_report *rep = mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                          -1, 0);
+    et_report *rep =
+        mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(rep != MAP_FAILED);
     memset(rep, 0, sizeof *rep);
     fflush(stdout);
@@ -352,12 +352,18 @@ void et_execute(const et_run *r, et_result *res)
 static const char *end_name(viv_engine_end e)
 {
     switch (e) {
-    case VIV_END_RETURNED: return "RETURNED";
-    case VIV_END_EXIT: return "EXIT";
-    case VIV_END_OUT_OF_FUEL: return "OUT_OF_FUEL";
-    case VIV_END_TIMEOUT: return "TIMEOUT";
-    case VIV_END_TRAP: return "TRAP";
-    case VIV_END_HOST_ERROR: return "HOST_ERROR";
+    case VIV_END_RETURNED:
+        return "RETURNED";
+    case VIV_END_EXIT:
+        return "EXIT";
+    case VIV_END_OUT_OF_FUEL:
+        return "OUT_OF_FUEL";
+    case VIV_END_TIMEOUT:
+        return "TIMEOUT";
+    case VIV_END_TRAP:
+        return "TRAP";
+    case VIV_END_HOST_ERROR:
+        return "HOST_ERROR";
     }
     return "?";
 }
@@ -372,8 +378,8 @@ void et_assert_completed(const et_result *res, viv_engine_status status)
     }
     if (WIFSIGNALED(res->wait_status)) {
         fail_msg("the child died of signal %d (%s) (run_called=%d, run_returned=%d)",
-                 WTERMSIG(res->wait_status), strsignal(WTERMSIG(res->wait_status)),
-                 rep->run_called, rep->run_returned);
+                 WTERMSIG(res->wait_status), strsignal(WTERMSIG(res->wait_status)), rep->run_called,
+                 rep->run_returned);
     }
     if (!WIFEXITED(res->wait_status) || WEXITSTATUS(res->wait_status) != 0) {
         fail_msg("the child exited with status %d (open: %d %s)", WEXITSTATUS(res->wait_status),

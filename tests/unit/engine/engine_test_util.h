@@ -28,7 +28,7 @@
 
 #include "engine.h"
 
-#define ET_PARAMS 8
+#define ET_PARAMS    8
 #define ET_MAX_NOTES 64
 
 typedef struct et_note {
@@ -40,8 +40,8 @@ typedef struct et_note {
 /* What the child reports. Lives in a MAP_SHARED page so that whatever the
  * child recorded before dying is still visible. */
 typedef struct et_report {
-    bool opened;      /* viv_engine_artifact_open returned OK */
-    bool run_called;  /* about to call viv_engine_run */
+    bool opened;     /* viv_engine_artifact_open returned OK */
+    bool run_called; /* about to call viv_engine_run */
     bool run_returned;
     viv_engine_status open_status, run_status;
     char open_err[512];
@@ -50,10 +50,10 @@ typedef struct et_report {
 
     unsigned attach_calls;
     uint32_t size_at_attach;
-    bool data_at_attach;       /* *data was non-NULL at attach time */
+    bool data_at_attach; /* *data was non-NULL at attach time */
     unsigned imports_before_attach;
     unsigned import_calls;
-    unsigned ctx_mismatches;   /* imports called with another wasi_ctx */
+    unsigned ctx_mismatches; /* imports called with another wasi_ctx */
     unsigned unexpected_imports;
     char unexpected_name[32];
 
@@ -68,16 +68,16 @@ typedef struct et_report {
 } et_report;
 
 typedef struct et_run {
-    const char *artifact;  /* a file name in the artifact directory, or a path */
+    const char *artifact; /* a file name in the artifact directory, or a path */
     const char *expect_sha256;
     viv_engine_limits limits;
     /* If non-zero, limits.deadline_ns is set to now + this many ms (may be
      * negative) in the child, just before viv_engine_run. */
     int64_t deadline_in_ms;
     uint32_t params[ET_PARAMS];
-    unsigned linger_ms;    /* the child sleeps this long after the run */
-    double timeout_s;      /* the parent kills the child after this; 0 = 60 s */
-    bool omit_attach;      /* pass a NULL attach_memory */
+    unsigned linger_ms; /* the child sleeps this long after the run */
+    double timeout_s;   /* the parent kills the child after this; 0 = 60 s */
+    bool omit_attach;   /* pass a NULL attach_memory */
 } et_run;
 
 typedef struct et_result {

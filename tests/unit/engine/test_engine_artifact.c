@@ -16,8 +16,8 @@
 #include "engine_test_util.h"
 #include "fuel_pass.h"
 
-static viv_engine_status open_artifact(const char *path, const char *sha,
-                                       viv_engine_artifact **a, char *err, size_t errlen)
+static viv_engine_status open_artifact(const char *path, const char *sha, viv_engine_artifact **a,
+                                       char *err, size_t errlen)
 {
     err[0] = '\0';
     *a = (viv_engine_artifact *)(uintptr_t)1; /* must be reset on failure */
@@ -165,8 +165,8 @@ static void test_unmetered_build_is_refused_by_run(void **state)
     (void)state;
     char path[4096], err[1024];
     viv_engine_artifact *a;
-    viv_engine_status st = open_artifact(et_path("unmetered.so", path, sizeof path), NULL, &a,
-                                         err, sizeof err);
+    viv_engine_status st =
+        open_artifact(et_path("unmetered.so", path, sizeof path), NULL, &a, err, sizeof err);
     if (st != VIV_ENGINE_OK) {
         fail_msg("opening the unmetered artifact returned %d: %s", (int)st, err);
     }
@@ -206,8 +206,7 @@ static void test_other_fuel_pass_version(void **state)
 {
     (void)state;
     char path[4096];
-    expect_refused(et_path("fake_4.so", path, sizeof path), NULL, VIV_ENGINE_EINVALID,
-                   "fuel pass");
+    expect_refused(et_path("fake_4.so", path, sizeof path), NULL, VIV_ENGINE_EINVALID, "fuel pass");
 }
 
 /* An artifact that claims the current fuel pass but has no fuel global

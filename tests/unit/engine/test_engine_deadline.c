@@ -16,9 +16,9 @@
 #include "engine_test_util.h"
 
 #define MSG_DEADLINE "wall-clock deadline reached"
-#define HUGE_FUEL ((int64_t)1000000000000000000)
+#define HUGE_FUEL    ((int64_t)1000000000000000000)
 
-#define SPIN 6       /* (loop (br 0)) */
+#define SPIN       6 /* (loop (br 0)) */
 #define SPIN_STORE 7 /* a loop that also stores to linear memory */
 
 static et_run spin_run(uint32_t mode, int64_t deadline_in_ms)

@@ -15,10 +15,7 @@
 #include "engine_test_util.h"
 
 /* See wat/fuel_loop.wat for the derivation. */
-static int64_t loop_cost(uint32_t n)
-{
-    return 9 * (int64_t)n + 7;
-}
+static int64_t loop_cost(uint32_t n) { return 9 * (int64_t)n + 7; }
 
 static et_result fuel_loop(uint32_t n, int64_t budget)
 {

@@ -27,8 +27,8 @@ static void expect_killed_by_sigsegv(uint32_t mode)
     if (!WIFSIGNALED(res.wait_status)) {
         fail_msg("the child was not killed by a signal (exit status %d; run_returned=%d, "
                  "end %d: \"%s\")",
-                 WIFEXITED(res.wait_status) ? WEXITSTATUS(res.wait_status) : -1,
-                 rep->run_returned, (int)rep->out.end, rep->out.message);
+                 WIFEXITED(res.wait_status) ? WEXITSTATUS(res.wait_status) : -1, rep->run_returned,
+                 (int)rep->out.end, rep->out.message);
     }
     assert_int_equal(WTERMSIG(res.wait_status), SIGSEGV);
     assert_true(rep->run_called);

@@ -35,8 +35,8 @@ static void test_grow_stops_at_the_cap(void **state)
     const et_report *rep = &res.rep;
     assert_int_equal(rep->out.exit_code, 3); /* 1->2, 2->3, 3->4 */
     assert_int_equal(rep->nnotes, 1);
-    assert_int_equal(rep->notes[0].value, 4);            /* memory.size */
-    assert_int_equal(rep->notes[0].mem_size, 4 * PAGE);  /* as WASI sees it */
+    assert_int_equal(rep->notes[0].value, 4);           /* memory.size */
+    assert_int_equal(rep->notes[0].mem_size, 4 * PAGE); /* as WASI sees it */
     assert_int_equal(rep->out.memory_pages, 4);
     assert_true(rep->out.memory_cap_hit);
 }
@@ -72,9 +72,9 @@ static void test_cap_below_initial_memory_is_refused(void **state)
         const char *artifact;
         uint64_t bytes;
     } cases[] = {
-        {"grow_max.so", 1 * PAGE},      /* 2 initial pages */
+        {"grow_max.so", 1 * PAGE}, /* 2 initial pages */
         {"grow_max.so", 2 * PAGE - 1},
-        {"grow.so", 0},                 /* 1 initial page */
+        {"grow.so", 0}, /* 1 initial page */
         {"grow.so", PAGE - 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -25,10 +25,7 @@ static et_result recurse(uint32_t limit, size_t stack_bytes)
 }
 
 /* down(d) = down(d + 1) + 6d, down(limit) = limit. */
-static uint32_t expected_sum(uint32_t limit)
-{
-    return limit + 3u * limit * (limit - 1);
-}
+static uint32_t expected_sum(uint32_t limit) { return limit + 3u * limit * (limit - 1); }
 
 static void test_deep_recursion_returns(void **state)
 {

@@ -13,11 +13,11 @@
 
 #include "engine_test_util.h"
 
-#define MSG_OOB "out of bounds memory access"
-#define MSG_DIV0 "integer divide by zero"
-#define MSG_OVERFLOW "integer overflow"
-#define MSG_CONVERSION "invalid conversion to integer"
-#define MSG_INDIRECT "indirect call type mismatch or null entry"
+#define MSG_OOB         "out of bounds memory access"
+#define MSG_DIV0        "integer divide by zero"
+#define MSG_OVERFLOW    "integer overflow"
+#define MSG_CONVERSION  "invalid conversion to integer"
+#define MSG_INDIRECT    "indirect call type mismatch or null entry"
 #define MSG_UNREACHABLE "unreachable executed"
 
 static void expect_trap(uint32_t mode, uint32_t a, uint32_t b, const char *message)

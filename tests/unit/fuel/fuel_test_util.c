@@ -42,10 +42,7 @@ void tb_put(tbuf *b, const void *p, size_t n)
     b->len += n;
 }
 
-void tb_u8(tbuf *b, uint8_t v)
-{
-    tb_put(b, &v, 1);
-}
+void tb_u8(tbuf *b, uint8_t v) { tb_put(b, &v, 1); }
 
 void tb_u32(tbuf *b, uint32_t v)
 {

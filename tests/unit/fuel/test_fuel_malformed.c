@@ -393,9 +393,15 @@ static void mutate_all(const char *path, int rounds)
         for (int f = 0; f < flips; f++) {
             size_t at = 8 + rng() % (len - 8);
             switch (rng() % 3) {
-            case 0: in[at] ^= (uint8_t)(1u << (rng() % 8)); break;
-            case 1: in[at] = (uint8_t)rng(); break;
-            default: in[at] = (uint8_t)(rng() % 2 ? 0xFF : 0x80); break;
+            case 0:
+                in[at] ^= (uint8_t)(1u << (rng() % 8));
+                break;
+            case 1:
+                in[at] = (uint8_t)rng();
+                break;
+            default:
+                in[at] = (uint8_t)(rng() % 2 ? 0xFF : 0x80);
+                break;
             }
         }
         size_t use = rng() % 8 == 0 ? 8 + rng() % (len - 8) : len;

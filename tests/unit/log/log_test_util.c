@@ -50,15 +50,9 @@ static char *read_fd(int fd, size_t *len, bool stop_on_eagain)
     return buf;
 }
 
-char *lt_read_all(int fd, size_t *len)
-{
-    return read_fd(fd, len, false);
-}
+char *lt_read_all(int fd, size_t *len) { return read_fd(fd, len, false); }
 
-char *lt_read_available(int fd, size_t *len)
-{
-    return read_fd(fd, len, true);
-}
+char *lt_read_available(int fd, size_t *len) { return read_fd(fd, len, true); }
 
 char *lt_read_file(const char *path, size_t *len)
 {

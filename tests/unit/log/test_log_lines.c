@@ -95,10 +95,10 @@ static void test_line_shape(void **state)
     pipe_logger_open(&p);
     viv_logger_set_level(p.lg, VIV_LOG_DEBUG);
 
-    json_t *fields = json_pack("{s:s, s:I, s:b, s:{s:I}, s:[s,s], s:n}", "runtime", "python",
-                               "fuel_budget", (json_int_t)5000000000, "success", 1, "policy",
-                               "memory_bytes", (json_int_t)128000000, "env_keys", "A", "B",
-                               "session_id");
+    json_t *fields =
+        json_pack("{s:s, s:I, s:b, s:{s:I}, s:[s,s], s:n}", "runtime", "python", "fuel_budget",
+                  (json_int_t)5000000000, "success", 1, "policy", "memory_bytes",
+                  (json_int_t)128000000, "env_keys", "A", "B", "session_id");
     assert_non_null(fields);
     const viv_log_level levels[] = {VIV_LOG_DEBUG, VIV_LOG_INFO, VIV_LOG_WARNING, VIV_LOG_ERROR};
     const char *names[] = {"debug", "info", "warning", "error"};
@@ -124,9 +124,9 @@ static void test_line_shape(void **state)
         assert_string_equal(lt_str(o, "runtime"), "python");
         assert_int_equal(json_integer_value(json_object_get(o, "fuel_budget")), 5000000000);
         assert_true(json_is_true(json_object_get(o, "success")));
-        assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "policy"),
-                                                            "memory_bytes")),
-                         128000000);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(o, "policy"), "memory_bytes")),
+            128000000);
         assert_int_equal(json_array_size(json_object_get(o, "env_keys")), 2);
         assert_true(json_is_null(json_object_get(o, "session_id")));
         /* The four reserved keys come first, then the caller's, in order. */
@@ -425,8 +425,7 @@ static void test_callback_reentry(void **state)
 
 /* A callback that tries to add a sink to the logger delivering to it. */
 static viv_status add_from_callback_status;
-static void add_from_callback(void *user, viv_log_level level, const char *event,
-                              const char *json)
+static void add_from_callback(void *user, viv_log_level level, const char *event, const char *json)
 {
     viv_error err;
     add_from_callback_status = viv_logger_add_fd(user, 2, &err);
@@ -445,7 +444,7 @@ static void test_add_from_callback_refused(void **state)
 
 /* ---- threads ------------------------------------------------------------------ */
 
-#define THREADS 4
+#define THREADS    4
 #define PER_THREAD 250
 
 typedef struct worker {
@@ -504,7 +503,8 @@ static void test_threads_share_logger(void **state)
     int next[THREADS] = {0};
     size_t i;
     json_t *o;
-    json_array_foreach(lines, i, o) {
+    json_array_foreach(lines, i, o)
+    {
         int th = (int)json_integer_value(json_object_get(o, "thread"));
         assert_in_range(th, 0, THREADS - 1);
         assert_int_equal(json_integer_value(json_object_get(o, "seq")), next[th]);

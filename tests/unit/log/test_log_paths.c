@@ -167,12 +167,12 @@ static void test_invalid_utf8(void **state)
 {
     /* Each bad byte is one U+FFFD (one character). */
     check_path("ok\xff/x", "ok\xEF\xBF\xBD/x");
-    check_path("\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD");             /* overlong "/" */
+    check_path("\xC0\xAF", "\xEF\xBF\xBD\xEF\xBF\xBD");                 /* overlong "/" */
     check_path("\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"); /* surrogate */
     check_path("\xF4\x90\x80\x80x",
                "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDx"); /* > U+10FFFF */
-    check_path("cut\xE2\x82", "cut\xEF\xBF\xBD\xEF\xBF\xBD");         /* truncated sequence */
-    check_path("\xE2\x82\xAC", "\xE2\x82\xAC");                       /* € is fine */
+    check_path("cut\xE2\x82", "cut\xEF\xBF\xBD\xEF\xBF\xBD");        /* truncated sequence */
+    check_path("\xE2\x82\xAC", "\xE2\x82\xAC");                      /* € is fine */
     /* 200 bad bytes: 140 replacements, then the marker. */
     char *bad = repeat("\xFE", 200);
     char *rep = repeat("\xEF\xBF\xBD", 140);
@@ -221,12 +221,9 @@ static void test_in_an_event(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_list_caps_at_20),
-        cmocka_unit_test(test_list_empty_and_nulls),
-        cmocka_unit_test(test_long_path_cut),
-        cmocka_unit_test(test_cut_boundaries),
-        cmocka_unit_test(test_cut_counts_characters),
-        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_list_caps_at_20),       cmocka_unit_test(test_list_empty_and_nulls),
+        cmocka_unit_test(test_long_path_cut),         cmocka_unit_test(test_cut_boundaries),
+        cmocka_unit_test(test_cut_counts_characters), cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_in_an_event),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

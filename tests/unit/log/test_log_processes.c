@@ -23,7 +23,7 @@
 #include "log.h"
 #include "log_test_util.h"
 
-#define PROCS 2
+#define PROCS  2
 #define EVENTS 500
 
 static int fds_at_start;
@@ -93,7 +93,8 @@ static void test_two_processes_one_file(void **state)
     const char *exec_id[PROCS] = {NULL};
     size_t i;
     json_t *o;
-    json_array_foreach(lines, i, o) {
+    json_array_foreach(lines, i, o)
+    {
         int p = (int)json_integer_value(json_object_get(o, "proc"));
         assert_in_range(p, 0, PROCS - 1);
         assert_int_equal(json_integer_value(json_object_get(o, "seq")), next[p]);

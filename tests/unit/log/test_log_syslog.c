@@ -42,12 +42,12 @@ static int fds_at_start;
 static int skipped; /* tests skipped: main then exits 77 (CTest: Skipped) */
 
 /* Checks inside the child: report and exit non-zero. */
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-            _exit(1);                                                                \
-        }                                                                            \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            _exit(1);                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* In the child: a private /dev with our socket at /dev/log. Returns the
@@ -62,8 +62,7 @@ static int fake_dev_log(void)
         fprintf(stderr, "making / private: %s\n", strerror(errno));
         _exit(SKIP_STATUS);
     }
-    if (mount("viv-log-test", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") !=
-        0) {
+    if (mount("viv-log-test", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k") != 0) {
         fprintf(stderr, "tmpfs on /dev: %s\n", strerror(errno));
         _exit(SKIP_STATUS);
     }
@@ -241,15 +240,9 @@ static void in_child(void (*fn)(void))
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-static void test_syslog_levels(void **state)
-{
-    in_child(run_levels_child);
-}
+static void test_syslog_levels(void **state) { in_child(run_levels_child); }
 
-static void test_syslog_idents(void **state)
-{
-    in_child(run_idents_child);
-}
+static void test_syslog_idents(void **state) { in_child(run_idents_child); }
 
 static int group_setup(void **state)
 {

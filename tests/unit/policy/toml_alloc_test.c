@@ -22,9 +22,9 @@
 void *viv_toml_test_realloc(void *ptr, size_t size);
 void viv_toml_test_free(void *ptr);
 
-static long calls;      /* allocation calls so far */
+static long calls;        /* allocation calls so far */
 static long fail_at = -1; /* index of the call to fail, or -1 */
-static long live;       /* blocks currently allocated through the hooks */
+static long live;         /* blocks currently allocated through the hooks */
 
 void *viv_toml_test_realloc(void *ptr, size_t size)
 {

@@ -24,8 +24,7 @@ static viv_toml_value *parse_ok(const char *text)
     viv_toml_error err;
     int rc = viv_toml_parse(text, strlen(text), &doc, &err);
     if (rc != 0)
-        print_error("unexpected parse error %d:%d: %s\n", err.line,
-                    err.column, err.message);
+        print_error("unexpected parse error %d:%d: %s\n", err.line, err.column, err.message);
     assert_int_equal(rc, 0);
     assert_non_null(doc);
     return doc;
@@ -44,14 +43,12 @@ static viv_toml_error parse_bad(const char *text)
     return err;
 }
 
-static void assert_error_at(const char *text, int line, int column,
-                            const char *fragment)
+static void assert_error_at(const char *text, int line, int column, const char *fragment)
 {
     viv_toml_error err = parse_bad(text);
-    if (err.line != line || err.column != column ||
-        !strstr(err.message, fragment))
-        print_error("got %d:%d '%s', want %d:%d '...%s...'\n", err.line,
-                    err.column, err.message, line, column, fragment);
+    if (err.line != line || err.column != column || !strstr(err.message, fragment))
+        print_error("got %d:%d '%s', want %d:%d '...%s...'\n", err.line, err.column, err.message,
+                    line, column, fragment);
     assert_int_equal(err.line, line);
     assert_int_equal(err.column, column);
     assert_non_null(strstr(err.message, fragment));
@@ -77,8 +74,7 @@ static void test_lookups(void **state)
     bool b;
 
     assert_int_equal(viv_toml_type_of(doc), VIV_TOML_TABLE);
-    assert_string_equal(viv_toml_string(viv_toml_table_get(doc, "title"),
-                                        &len), "vivarium");
+    assert_string_equal(viv_toml_string(viv_toml_table_get(doc, "title"), &len), "vivarium");
     assert_int_equal(len, 8);
 
     const viv_toml_value *limits = viv_toml_table_get(doc, "limits");
@@ -90,16 +86,14 @@ static void test_lookups(void **state)
     assert_true(b);
     const viv_toml_value *paths = viv_toml_table_get(limits, "paths");
     assert_int_equal(viv_toml_array_len(paths), 2);
-    assert_string_equal(viv_toml_string(viv_toml_array_item(paths, 1), NULL),
-                        "/var");
+    assert_string_equal(viv_toml_string(viv_toml_array_item(paths, 1), NULL), "/var");
     assert_null(viv_toml_array_item(paths, 2));
 
     const viv_toml_value *mounts = viv_toml_table_get(doc, "mount");
     assert_int_equal(viv_toml_type_of(mounts), VIV_TOML_ARRAY);
     assert_int_equal(viv_toml_array_len(mounts), 2);
     const viv_toml_value *m1 = viv_toml_array_item(mounts, 1);
-    assert_string_equal(viv_toml_string(viv_toml_table_get(m1, "src"), NULL),
-                        "b");
+    assert_string_equal(viv_toml_string(viv_toml_table_get(m1, "src"), NULL), "b");
     const viv_toml_value *when = viv_toml_table_get(m1, "when");
     assert_int_equal(viv_toml_type_of(when), VIV_TOML_DATETIME);
     assert_string_equal(viv_toml_datetime(when), "2024-02-29T12:00:00Z");
@@ -131,16 +125,14 @@ static void test_insertion_order(void **state)
                                    "[beta]\n"
                                    "[later]\n"
                                    "k = 1\n");
-    static const char *const want[] = {"zeta", "alpha", "mid", "later",
-                                       "beta"};
+    static const char *const want[] = {"zeta", "alpha", "mid", "later", "beta"};
     assert_int_equal(viv_toml_table_count(doc), 5);
     for (size_t i = 0; i < 5; i++) {
         size_t len;
         const char *k = viv_toml_table_key(doc, i, &len);
         assert_string_equal(k, want[i]);
         assert_int_equal(len, strlen(want[i]));
-        assert_ptr_equal(viv_toml_table_value(doc, i),
-                         viv_toml_table_get(doc, want[i]));
+        assert_ptr_equal(viv_toml_table_value(doc, i), viv_toml_table_get(doc, want[i]));
     }
     const viv_toml_value *mid = viv_toml_table_get(doc, "mid");
     assert_string_equal(viv_toml_table_key(mid, 0, NULL), "c");
@@ -387,10 +379,8 @@ static void test_strings_and_dates(void **state)
                                    "lt = 07:32:00\n"
                                    "ldt = 1979-05-27t07:32:00\n");
     size_t len;
-    assert_string_equal(viv_toml_string(viv_toml_table_get(doc, "ml"), &len),
-                        "one\ntwo three");
-    assert_string_equal(viv_toml_string(viv_toml_table_get(doc, "lit"), NULL),
-                        "a\\b'");
+    assert_string_equal(viv_toml_string(viv_toml_table_get(doc, "ml"), &len), "one\ntwo three");
+    assert_string_equal(viv_toml_string(viv_toml_table_get(doc, "lit"), NULL), "a\\b'");
     assert_string_equal(viv_toml_string(viv_toml_table_get(doc, "esc"), NULL),
                         "\t\xC3\xA9\xF0\x9F\x98\x80");
     const viv_toml_value *v = viv_toml_table_get(doc, "dt");

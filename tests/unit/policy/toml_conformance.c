@@ -54,7 +54,7 @@ static char *read_file(const char *path, size_t *len)
 /* jansson cannot hold NUL inside object keys, yet TOML keys may contain it.
  * Both sides therefore spell NUL as two Unicode noncharacters that no test
  * case uses, which keeps the comparison exact. */
-#define NUL_STANDIN "\xEF\xB7\x90\xEF\xB7\x91" /* U+FDD0 U+FDD1 */
+#define NUL_STANDIN      "\xEF\xB7\x90\xEF\xB7\x91" /* U+FDD0 U+FDD1 */
 #define NUL_STANDIN_JSON "\\uFDD0\\uFDD1"
 
 static char *replace_nul(const char *s, size_t len, size_t *outlen)
@@ -119,8 +119,7 @@ static json_t *to_json(const viv_toml_value *v)
         for (size_t i = 0; i < viv_toml_table_count(v); i++) {
             const char *k = viv_toml_table_key(v, i, &len);
             char *key = replace_nul(k, len, &len);
-            json_object_setn_new(o, key, len,
-                                 to_json(viv_toml_table_value(v, i)));
+            json_object_setn_new(o, key, len, to_json(viv_toml_table_value(v, i)));
             free(key);
         }
         return o;
@@ -185,8 +184,7 @@ static bool is_scalar(const json_t *o)
 
 static bool parse_float(const char *s, double *out)
 {
-    if (strcmp(s, "nan") == 0 || strcmp(s, "+nan") == 0 ||
-        strcmp(s, "-nan") == 0) {
+    if (strcmp(s, "nan") == 0 || strcmp(s, "+nan") == 0 || strcmp(s, "-nan") == 0) {
         *out = NAN;
         return true;
     }
@@ -227,14 +225,13 @@ static void normalise_datetime(const char *in, char *out, size_t cap)
         memmove(last, end, strlen(end) + 1);
     }
     size_t len = strlen(out);
-    if (len >= 6 && (strcmp(out + len - 6, "+00:00") == 0 ||
-                     strcmp(out + len - 6, "-00:00") == 0) &&
+    if (len >= 6 &&
+        (strcmp(out + len - 6, "+00:00") == 0 || strcmp(out + len - 6, "-00:00") == 0) &&
         strchr(out, 'T'))
         strcpy(out + len - 6, "Z");
 }
 
-static bool same_scalar(const json_t *got, const json_t *want, char *why,
-                        size_t whylen)
+static bool same_scalar(const json_t *got, const json_t *want, char *why, size_t whylen)
 {
     const char *gt = json_string_value(json_object_get(got, "type"));
     const char *wt = json_string_value(json_object_get(want, "type"));
@@ -243,8 +240,7 @@ static bool same_scalar(const json_t *got, const json_t *want, char *why,
     const char *gv = json_string_value(gvj);
     const char *wv = json_string_value(wvj);
     if (strcmp(gt, wt) != 0) {
-        snprintf(why, whylen, "type %s, want %s (value %s, want %s)", gt, wt,
-                 gv, wv);
+        snprintf(why, whylen, "type %s, want %s (value %s, want %s)", gt, wt, gv, wv);
         return false;
     }
     bool ok;
@@ -255,8 +251,7 @@ static bool same_scalar(const json_t *got, const json_t *want, char *why,
     } else if (strcmp(wt, "float") == 0) {
         double a, b;
         ok = parse_float(gv, &a) && parse_float(wv, &b) &&
-             ((isnan(a) && isnan(b)) ||
-              (a == b && signbit(a) == signbit(b)));
+             ((isnan(a) && isnan(b)) || (a == b && signbit(a) == signbit(b)));
     } else if (strcmp(wt, "string") == 0 || strcmp(wt, "bool") == 0) {
         ok = json_string_length(gvj) == json_string_length(wvj) &&
              memcmp(gv, wv, json_string_length(wvj)) == 0;
@@ -271,14 +266,16 @@ static bool same_scalar(const json_t *got, const json_t *want, char *why,
     return ok;
 }
 
-static bool same(const json_t *got, const json_t *want, char *path,
-                 size_t pathlen, char *why, size_t whylen)
+static bool same(const json_t *got, const json_t *want, char *path, size_t pathlen, char *why,
+                 size_t whylen)
 {
     size_t plen = strlen(path);
     if (is_scalar(want)) {
         if (!is_scalar(got)) {
-            snprintf(why, whylen, "at %s: got a table or array, want a "
-                                  "scalar", path);
+            snprintf(why, whylen,
+                     "at %s: got a table or array, want a "
+                     "scalar",
+                     path);
             return false;
         }
         char detail[256];
@@ -294,8 +291,8 @@ static bool same(const json_t *got, const json_t *want, char *path,
             return false;
         }
         if (json_object_size(got) != json_object_size(want)) {
-            snprintf(why, whylen, "at %s: %zu keys, want %zu", path,
-                     json_object_size(got), json_object_size(want));
+            snprintf(why, whylen, "at %s: %zu keys, want %zu", path, json_object_size(got),
+                     json_object_size(want));
             return false;
         }
         for (void *it = json_object_iter((json_t *)want); it;
@@ -308,8 +305,7 @@ static bool same(const json_t *got, const json_t *want, char *path,
                 snprintf(why, whylen, "missing key %s", path);
                 return false;
             }
-            if (!same(g, json_object_iter_value(it), path, pathlen, why,
-                      whylen))
+            if (!same(g, json_object_iter_value(it), path, pathlen, why, whylen))
                 return false;
             path[plen] = '\0';
         }
@@ -321,26 +317,23 @@ static bool same(const json_t *got, const json_t *want, char *path,
             return false;
         }
         if (json_array_size(got) != json_array_size(want)) {
-            snprintf(why, whylen, "at %s: %zu items, want %zu", path,
-                     json_array_size(got), json_array_size(want));
+            snprintf(why, whylen, "at %s: %zu items, want %zu", path, json_array_size(got),
+                     json_array_size(want));
             return false;
         }
         for (size_t i = 0; i < json_array_size(want); i++) {
             snprintf(path + plen, pathlen - plen, "[%zu]", i);
-            if (!same(json_array_get(got, i), json_array_get(want, i), path,
-                      pathlen, why, whylen))
+            if (!same(json_array_get(got, i), json_array_get(want, i), path, pathlen, why, whylen))
                 return false;
             path[plen] = '\0';
         }
         return true;
     }
-    snprintf(why, whylen, "at %s: unexpected JSON in the expected file",
-             path);
+    snprintf(why, whylen, "at %s: unexpected JSON in the expected file", path);
     return false;
 }
 
-static bool run_valid(const char *dir, const char *name, char *why,
-                      size_t whylen)
+static bool run_valid(const char *dir, const char *name, char *why, size_t whylen)
 {
     char path[4096];
     size_t len;
@@ -358,13 +351,11 @@ static bool run_valid(const char *dir, const char *name, char *why,
     int rc = viv_toml_parse(text, len, &doc, &err);
     free(text);
     if (rc != 0) {
-        snprintf(why, whylen, "rejected at %d:%d: %s", err.line, err.column,
-                 err.message);
+        snprintf(why, whylen, "rejected at %d:%d: %s", err.line, err.column, err.message);
         return false;
     }
     /* name ends in ".toml"; the expected document sits beside it. */
-    snprintf(path, sizeof path, "%s/%.*s.json", dir,
-             (int)(strlen(name) - 5), name);
+    snprintf(path, sizeof path, "%s/%.*s.json", dir, (int)(strlen(name) - 5), name);
     json_error_t jerr;
     json_t *want = NULL;
     char *raw = read_file(path, &len);
@@ -391,8 +382,7 @@ static bool run_valid(const char *dir, const char *name, char *why,
     return ok;
 }
 
-static bool run_invalid(const char *dir, const char *name, char *why,
-                        size_t whylen)
+static bool run_invalid(const char *dir, const char *name, char *why, size_t whylen)
 {
     char path[4096];
     size_t len;
@@ -419,8 +409,7 @@ static bool run_invalid(const char *dir, const char *name, char *why,
         return false;
     }
     if (getenv("TOML_TEST_VERBOSE"))
-        printf("ok   %s: %d:%d: %s\n", name, err.line, err.column,
-               err.message);
+        printf("ok   %s: %d:%d: %s\n", name, err.line, err.column, err.message);
     return true;
 }
 
@@ -439,8 +428,7 @@ int main(int argc, char **argv)
         printf("0 passed, 1 failed\n");
         return 1;
     }
-    int passed = 0, failed = 0, valid = 0, valid_ok = 0, invalid = 0,
-        invalid_ok = 0;
+    int passed = 0, failed = 0, valid = 0, valid_ok = 0, invalid = 0, invalid_ok = 0;
     char line[4096];
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = '\0';
@@ -472,8 +460,7 @@ int main(int argc, char **argv)
         printf("FAIL: files-toml-1.0.0 lists no valid or no invalid cases\n");
         failed++;
     }
-    printf("valid %d/%d, invalid %d/%d\n", valid_ok, valid, invalid_ok,
-           invalid);
+    printf("valid %d/%d, invalid %d/%d\n", valid_ok, valid, invalid_ok, invalid);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -559,10 +559,7 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
     siglongjmp(trap_jmp, 1);
 }
 
-static void coroutine(void)
-{
-    co_ran = 1;
-}
+static void coroutine(void) { co_ran = 1; }
 
 static void body_smoke(child_ctx *c)
 {
@@ -962,10 +959,7 @@ static void body_process_vm(child_ctx *c)
 
 /* --- refusals -------------------------------------------------------------------------- */
 
-static void body_unreachable(child_ctx *c)
-{
-    say(c, "the jail should have refused\n");
-}
+static void body_unreachable(child_ctx *c) { say(c, "the jail should have refused\n"); }
 
 static void tweak_missing_rw(viv_jail_config *cfg)
 {

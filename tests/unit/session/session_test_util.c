@@ -31,10 +31,7 @@ void scratch_make(scratch *s)
     put_file(fmt("%s/secret.txt", s->outside), "secret");
 }
 
-void scratch_remove(scratch *s)
-{
-    rm_rf(s->base);
-}
+void scratch_remove(scratch *s) { rm_rf(s->base); }
 
 int count_fds(void)
 {
@@ -60,10 +57,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return 0;
 }
 
-void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
-}
+void rm_rf(const char *path) { nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS); }
 
 void put_file(const char *path, const char *content)
 {

@@ -59,25 +59,13 @@ static bool should_fail(void)
     return true;
 }
 
-void *__wrap_malloc(size_t n)
-{
-    return should_fail() ? NULL : __real_malloc(n);
-}
+void *__wrap_malloc(size_t n) { return should_fail() ? NULL : __real_malloc(n); }
 
-void *__wrap_calloc(size_t n, size_t m)
-{
-    return should_fail() ? NULL : __real_calloc(n, m);
-}
+void *__wrap_calloc(size_t n, size_t m) { return should_fail() ? NULL : __real_calloc(n, m); }
 
-void *__wrap_realloc(void *p, size_t n)
-{
-    return should_fail() ? NULL : __real_realloc(p, n);
-}
+void *__wrap_realloc(void *p, size_t n) { return should_fail() ? NULL : __real_realloc(p, n); }
 
-char *__wrap_strdup(const char *s)
-{
-    return should_fail() ? NULL : __real_strdup(s);
-}
+char *__wrap_strdup(const char *s) { return should_fail() ? NULL : __real_strdup(s); }
 
 char *__wrap_strndup(const char *s, size_t n)
 {
@@ -91,10 +79,7 @@ static void arm(long n)
     armed = true;
 }
 
-static void disarm(void)
-{
-    armed = false;
-}
+static void disarm(void) { armed = false; }
 
 /* ---- fixture -------------------------------------------------------------- */
 
@@ -360,10 +345,7 @@ static int op_snapshot(fx *f, long i)
 }
 
 #define SWEEP(name)                                                                                \
-    static void test_##name(void **state)                                                          \
-    {                                                                                              \
-        sweep(*state, op_##name);                                                                  \
-    }
+    static void test_##name(void **state) { sweep(*state, op_##name); }
 
 SWEEP(store_open)
 SWEEP(open_new)

@@ -52,10 +52,7 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *at(fx *f, const char *rel)
-{
-    return fmt("%s/%s", f->dir, rel);
-}
+static const char *at(fx *f, const char *rel) { return fmt("%s/%s", f->dir, rel); }
 
 static void mkdirs(fx *f, const char *rel)
 {

@@ -27,8 +27,8 @@ static void test_args_env(void **state)
     harness h = {0};
     const char *argv[] = {"python", "-c", "print('hi')"};
     const char *env[] = {"A=1", "PYTHONHASHSEED=0", "EMPTY="};
-    viv_wasi_config cfg = {.argv = argv, .argc = 3, .env = env, .envc = 3,
-                           .stdout_fd = -1, .stderr_fd = -1};
+    viv_wasi_config cfg = {
+        .argv = argv, .argc = 3, .env = env, .envc = 3, .stdout_fd = -1, .stderr_fd = -1};
     setenv("VIV_WASI_TEST_HOST_ONLY", "leak", 1);
     h_start(&h, &cfg);
 
@@ -156,8 +156,8 @@ static void test_prestat(void **state)
     assert_int_equal(viv_wasi_fd_fdstat_get(h.w, 0, TMEM_SIZE - 23), VIV_WASI_EFAULT);
 
     /* Rights only narrow. */
-    assert_int_equal(viv_wasi_fd_fdstat_set_rights(h.w, 4, rw_base & ~VIV_WASI_RIGHT_PATH_SYMLINK,
-                                                   0), 0);
+    assert_int_equal(
+        viv_wasi_fd_fdstat_set_rights(h.w, 4, rw_base & ~VIV_WASI_RIGHT_PATH_SYMLINK, 0), 0);
     assert_int_equal(viv_wasi_fd_fdstat_set_rights(h.w, 4, rw_base, 0), VIV_WASI_ENOTCAPABLE);
 
     h_stop(&h);
@@ -181,8 +181,11 @@ static void test_renumber(void **state)
                               {.host_path = b, .guest_path = "/b"}};
     int pipefd[2];
     assert_int_equal(pipe(pipefd), 0);
-    viv_wasi_config cfg = {.preopens = pre, .npreopens = 2, .stdout_fd = pipefd[1],
-                           .stderr_fd = -1, .stdout_max = 1000};
+    viv_wasi_config cfg = {.preopens = pre,
+                           .npreopens = 2,
+                           .stdout_fd = pipefd[1],
+                           .stderr_fd = -1,
+                           .stdout_max = 1000};
     harness h = {0};
     h_start(&h, &cfg);
     int fds_created = count_host_fds();
@@ -327,7 +330,7 @@ static void test_random(void **state)
     int zeros = 0;
     for (int i = 0; i < 4096; i++)
         zeros += h.data[0x1000 + i] == 0;
-    assert_true(zeros < 100); /* ~16 expected */
+    assert_true(zeros < 100);                   /* ~16 expected */
     assert_int_equal(h.data[0x1000 + 4096], 0); /* stays inside the buffer */
 
     /* The whole memory in one call: no host buffer of that size needed. */
@@ -360,15 +363,20 @@ static void test_proc_and_stubs(void **state)
 static void test_errno_table(void **state)
 {
     (void)state;
-    static const struct { int host; uint32_t wasi; } t[] = {
-        {0, 0},        {EACCES, 2},        {EAGAIN, 6},    {EBADF, 8},      {EBUSY, 10},
-        {EDQUOT, 19},  {EEXIST, 20},       {EFBIG, 22},    {EINTR, 27},     {EINVAL, 28},
-        {EIO, 29},     {EISDIR, 31},       {ELOOP, 32},    {EMFILE, 33},    {EMLINK, 34},
-        {ENAMETOOLONG, 37}, {ENFILE, 41},  {ENOENT, 44},   {ENOMEM, 48},    {ENOSPC, 51},
-        {ENOSYS, 52},  {ENOTDIR, 54},      {ENOTEMPTY, 55}, {ENOTSUP, 58},  {EOPNOTSUPP, 58},
-        {ENXIO, 60},   {EOVERFLOW, 61},    {EPERM, 63},    {EPIPE, 64},     {EROFS, 69},
-        {ESPIPE, 70},  {ETXTBSY, 74},      {EXDEV, 75},    {ENOTTY, 59},    {ETIMEDOUT, 73},
-        {ECONNREFUSED, 14}, {EWOULDBLOCK, 6}, {4095, 29},
+    static const struct {
+        int host;
+        uint32_t wasi;
+    } t[] = {
+        {0, 0},           {EACCES, 2},   {EAGAIN, 6},     {EBADF, 8},
+        {EBUSY, 10},      {EDQUOT, 19},  {EEXIST, 20},    {EFBIG, 22},
+        {EINTR, 27},      {EINVAL, 28},  {EIO, 29},       {EISDIR, 31},
+        {ELOOP, 32},      {EMFILE, 33},  {EMLINK, 34},    {ENAMETOOLONG, 37},
+        {ENFILE, 41},     {ENOENT, 44},  {ENOMEM, 48},    {ENOSPC, 51},
+        {ENOSYS, 52},     {ENOTDIR, 54}, {ENOTEMPTY, 55}, {ENOTSUP, 58},
+        {EOPNOTSUPP, 58}, {ENXIO, 60},   {EOVERFLOW, 61}, {EPERM, 63},
+        {EPIPE, 64},      {EROFS, 69},   {ESPIPE, 70},    {ETXTBSY, 74},
+        {EXDEV, 75},      {ENOTTY, 59},  {ETIMEDOUT, 73}, {ECONNREFUSED, 14},
+        {EWOULDBLOCK, 6}, {4095, 29},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         assert_int_equal(viv_errno_from_host(t[i].host), t[i].wasi);

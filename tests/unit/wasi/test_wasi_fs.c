@@ -24,8 +24,8 @@
 
 #include "wasi_test_util.h"
 
-#define RW 3u
-#define RO 4u
+#define RW      3u
+#define RO      4u
 #define STAT_AT (H_OUT_AT + 0x100)
 
 typedef struct fx {
@@ -102,8 +102,8 @@ static uint32_t g_link(harness *h, uint32_t ofd, bool follow, const char *old, u
 {
     uint32_t a = h_put_str(h, H_PATH_AT, old);
     uint32_t b = h_put_str(h, H_PATH2_AT, new_path);
-    return viv_wasi_path_link(h->w, ofd, follow ? VIV_WASI_LOOKUP_SYMLINK_FOLLOW : 0, H_PATH_AT,
-                              a, nfd, H_PATH2_AT, b);
+    return viv_wasi_path_link(h->w, ofd, follow ? VIV_WASI_LOOKUP_SYMLINK_FOLLOW : 0, H_PATH_AT, a,
+                              nfd, H_PATH2_AT, b);
 }
 
 static uint32_t g_rename(harness *h, uint32_t ofd, const char *old, uint32_t nfd,
@@ -162,8 +162,8 @@ static void test_open_roundtrip(void **state)
     char buf[256], p[256];
     uint32_t fd, n;
 
-    assert_int_equal(h_open(h, RW, "new.txt", VIV_WASI_O_CREAT | VIV_WASI_O_EXCL, RIGHTS_RW, 0,
-                            true, &fd), 0);
+    assert_int_equal(
+        h_open(h, RW, "new.txt", VIV_WASI_O_CREAT | VIV_WASI_O_EXCL, RIGHTS_RW, 0, true, &fd), 0);
     assert_true(fd >= 5);
     assert_int_equal(h_write(h, fd, "round trip", &n), 0);
     assert_int_equal(n, 10);
@@ -176,8 +176,9 @@ static void test_open_roundtrip(void **state)
     assert_int_equal(st.st_mode & 0777, 0644);
 
     /* O_EXCL on an existing file; O_TRUNC empties it. */
-    assert_int_equal(h_open(h, RW, "new.txt", VIV_WASI_O_CREAT | VIV_WASI_O_EXCL, RIGHTS_RW, 0,
-                            true, &fd), VIV_WASI_EEXIST);
+    assert_int_equal(
+        h_open(h, RW, "new.txt", VIV_WASI_O_CREAT | VIV_WASI_O_EXCL, RIGHTS_RW, 0, true, &fd),
+        VIV_WASI_EEXIST);
     assert_int_equal(h_open(h, RW, "new.txt", VIV_WASI_O_TRUNC, RIGHTS_RW, 0, true, &fd), 0);
     assert_int_equal(viv_wasi_fd_filestat_get(h->w, fd, STAT_AT), 0);
     assert_int_equal(h_u64(h, STAT_AT + VIV_WASI_FILESTAT_SIZE_), 0);
@@ -226,8 +227,9 @@ static void test_open_roundtrip(void **state)
 
     /* Bad result pointer: refused before anything is created. */
     uint32_t len = h_put_str(h, H_PATH_AT, "never.txt");
-    assert_int_equal(viv_wasi_path_open(h->w, RW, 0, H_PATH_AT, len, VIV_WASI_O_CREAT, RIGHTS_RW,
-                                        0, 0, TMEM_SIZE - 2), VIV_WASI_EFAULT);
+    assert_int_equal(viv_wasi_path_open(h->w, RW, 0, H_PATH_AT, len, VIV_WASI_O_CREAT, RIGHTS_RW, 0,
+                                        0, TMEM_SIZE - 2),
+                     VIV_WASI_EFAULT);
     hpath(p, sizeof p, f->rw, "never.txt");
     assert_int_equal(access(p, F_OK), -1);
 }
@@ -249,8 +251,9 @@ static void test_path_validation(void **state)
     assert_int_equal(viv_wasi_path_create_directory(h->w, RW, H_BUF_AT, PATH_MAX),
                      VIV_WASI_ENAMETOOLONG);
     /* Out of memory bounds, or wrapping. */
-    assert_int_equal(viv_wasi_path_open(h->w, RW, 0, TMEM_SIZE - 3, 4, 0, RIGHTS_RD, 0, 0,
-                                        H_OUT_AT), VIV_WASI_EFAULT);
+    assert_int_equal(
+        viv_wasi_path_open(h->w, RW, 0, TMEM_SIZE - 3, 4, 0, RIGHTS_RD, 0, 0, H_OUT_AT),
+        VIV_WASI_EFAULT);
     assert_int_equal(viv_wasi_path_open(h->w, RW, 0, 0xFFFFFFFFu, 2, 0, RIGHTS_RD, 0, 0, H_OUT_AT),
                      VIV_WASI_EFAULT);
     assert_int_equal(viv_wasi_path_rename(h->w, RW, H_PATH_AT, 3, RW, 0xFFFFFFF0u, 0x20),
@@ -405,8 +408,7 @@ static void test_trailing_slash_and_dots(void **state)
     assert_int_equal(h_path1(h, viv_wasi_path_unlink_file, RW, "d/"), VIV_WASI_EISDIR);
     assert_int_equal(h_path1(h, viv_wasi_path_unlink_file, RW, "d"), VIV_WASI_EISDIR);
     assert_int_equal(h_path1(h, viv_wasi_path_unlink_file, RW, "dlink/"), VIV_WASI_ENOTDIR);
-    assert_int_equal(h_path1(h, viv_wasi_path_remove_directory, RW, "hello.txt"),
-                     VIV_WASI_ENOTDIR);
+    assert_int_equal(h_path1(h, viv_wasi_path_remove_directory, RW, "hello.txt"), VIV_WASI_ENOTDIR);
     assert_int_equal(h_path1(h, viv_wasi_path_remove_directory, RW, "dlink/"), VIV_WASI_ENOTDIR);
     hpath(p, sizeof p, f->rw, "hello.txt");
     assert_int_equal(access(p, F_OK), 0);
@@ -464,7 +466,9 @@ static void test_symlink_create(void **state)
     assert_int_equal(g_symlink(h, "hello.txt", RW, "ok1"), VIV_WASI_EEXIST);
 
     h_clear_sec(h);
-    static const struct { const char *target, *at; } bad[] = {
+    static const struct {
+        const char *target, *at;
+    } bad[] = {
         {"/etc/passwd", "bad1"},
         {"/", "bad2"},
         {"..", "bad3"},
@@ -517,8 +521,7 @@ static void test_link(void **state)
     assert_int_equal(g_symlink(h, "../s1", RW, "d/s2"), 0);
     assert_int_equal(g_link(h, RW, true, "d/s2", RW, "via_links.txt"), 0);
     assert_int_equal(g_stat(h, RW, false, "via_links.txt"), 0);
-    assert_int_equal(h_u8(h, STAT_AT + VIV_WASI_FILESTAT_FILETYPE),
-                     VIV_WASI_FILETYPE_REGULAR_FILE);
+    assert_int_equal(h_u8(h, STAT_AT + VIV_WASI_FILESTAT_FILETYPE), VIV_WASI_FILETYPE_REGULAR_FILE);
     assert_int_equal(h_u64(h, STAT_AT + VIV_WASI_FILESTAT_NLINK), 3);
     /* A link to a symlink itself is refused: only regular files. */
     assert_int_equal(g_link(h, RW, false, "s1", RW, "l_of_s1"), VIV_WASI_EPERM);
@@ -533,13 +536,11 @@ static void test_link(void **state)
     hpath(p, sizeof p, f->rw, "rel");
     assert_int_equal(symlink("../outside/secret.txt", p), 0);
     h_clear_sec(h);
-    assert_int_equal(g_link(h, RW, false, "../outside/secret.txt", RW, "h1"),
-                     VIV_WASI_ENOTCAPABLE);
+    assert_int_equal(g_link(h, RW, false, "../outside/secret.txt", RW, "h1"), VIV_WASI_ENOTCAPABLE);
     assert_int_equal(g_link(h, RW, true, "abs", RW, "h2"), VIV_WASI_ENOTCAPABLE);
     assert_int_equal(g_link(h, RW, true, "rel", RW, "h3"), VIV_WASI_ENOTCAPABLE);
     assert_int_equal(g_link(h, RW, false, "/etc/passwd", RW, "h4"), VIV_WASI_ENOTCAPABLE);
-    assert_int_equal(g_link(h, RW, false, "hello.txt", RW, "../outside/h5"),
-                     VIV_WASI_ENOTCAPABLE);
+    assert_int_equal(g_link(h, RW, false, "hello.txt", RW, "../outside/h5"), VIV_WASI_ENOTCAPABLE);
     assert_int_equal(h_sec_count(h, VIV_WASI_SEC_PATH_ESCAPE), 5);
     assert_int_equal(g_link(h, RW, false, "abs", RW, "h6"), VIV_WASI_EPERM); /* not followed */
     struct stat st;
@@ -587,8 +588,7 @@ static void test_stat_times_rename(void **state)
     assert_int_equal(g_stat(h, RW, true, "hello.txt"), 0);
     assert_int_equal(h_u64(h, STAT_AT + VIV_WASI_FILESTAT_DEV), st.st_dev);
     assert_int_equal(h_u64(h, STAT_AT + VIV_WASI_FILESTAT_INO), st.st_ino);
-    assert_int_equal(h_u8(h, STAT_AT + VIV_WASI_FILESTAT_FILETYPE),
-                     VIV_WASI_FILETYPE_REGULAR_FILE);
+    assert_int_equal(h_u8(h, STAT_AT + VIV_WASI_FILESTAT_FILETYPE), VIV_WASI_FILETYPE_REGULAR_FILE);
     assert_int_equal(h_u64(h, STAT_AT + VIV_WASI_FILESTAT_NLINK), 1);
     assert_int_equal(h_u64(h, STAT_AT + VIV_WASI_FILESTAT_SIZE_), 5);
     assert_int_equal(h_u64(h, STAT_AT + VIV_WASI_FILESTAT_MTIM),
@@ -605,8 +605,9 @@ static void test_stat_times_rename(void **state)
     assert_int_equal(st.st_mtim.tv_nsec, 123456789);
     assert_int_equal(st.st_atim.tv_sec, 1234567890);
     n = h_put_str(h, H_PATH_AT, "hello.txt");
-    assert_int_equal(viv_wasi_path_filestat_set_times(h->w, RW, 1, H_PATH_AT, n, 0, 0,
-                                                      VIV_WASI_FST_MTIM_NOW), 0);
+    assert_int_equal(
+        viv_wasi_path_filestat_set_times(h->w, RW, 1, H_PATH_AT, n, 0, 0, VIV_WASI_FST_MTIM_NOW),
+        0);
     assert_int_equal(stat(p, &st), 0);
     assert_true(st.st_mtim.tv_sec > 1234567890);
     assert_int_equal(st.st_atim.tv_sec, 1234567890); /* omitted */
@@ -863,7 +864,10 @@ static void test_readonly(void **state)
     uint32_t fd, n;
     snapshot(f->ro, before, sizeof before);
 
-    typedef struct { const char *what; uint32_t e; } result;
+    typedef struct {
+        const char *what;
+        uint32_t e;
+    } result;
     result r[40];
     int k = 0;
 #define TRY(expr) (r[k].what = #expr, r[k].e = (expr), k++)

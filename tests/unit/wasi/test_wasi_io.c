@@ -337,13 +337,14 @@ static void test_file_io(void **state)
     assert_int_equal(viv_wasi_fd_advise(h.w, fd, 0, 0, VIV_WASI_ADVICE_SEQUENTIAL), 0);
     assert_int_equal(viv_wasi_fd_advise(h.w, fd, 0, 0, 9), VIV_WASI_EINVAL);
     assert_int_equal(viv_wasi_fd_filestat_set_times(h.w, fd, 5000000000ull, 7000000000ull,
-                                                    VIV_WASI_FST_ATIM | VIV_WASI_FST_MTIM), 0);
+                                                    VIV_WASI_FST_ATIM | VIV_WASI_FST_MTIM),
+                     0);
     assert_int_equal(viv_wasi_fd_filestat_get(h.w, fd, 0x300), 0);
     assert_int_equal(h_u64(&h, 0x300 + VIV_WASI_FILESTAT_ATIM), 5000000000ull);
     assert_int_equal(h_u64(&h, 0x300 + VIV_WASI_FILESTAT_MTIM), 7000000000ull);
-    assert_int_equal(viv_wasi_fd_filestat_set_times(h.w, fd, 0, 0,
-                                                    VIV_WASI_FST_ATIM | VIV_WASI_FST_ATIM_NOW),
-                     VIV_WASI_EINVAL);
+    assert_int_equal(
+        viv_wasi_fd_filestat_set_times(h.w, fd, 0, 0, VIV_WASI_FST_ATIM | VIV_WASI_FST_ATIM_NOW),
+        VIV_WASI_EINVAL);
     assert_int_equal(viv_wasi_fd_fdstat_get(h.w, fd, 0x300), 0);
     assert_int_equal(h_u8(&h, 0x300), VIV_WASI_FILETYPE_REGULAR_FILE);
     assert_true(h_u64(&h, 0x308) & VIV_WASI_RIGHT_FD_WRITE);

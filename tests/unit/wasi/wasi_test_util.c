@@ -156,8 +156,8 @@ uint32_t h_read(harness *h, uint32_t fd, char *out, uint32_t cap, uint32_t *nrea
     return e;
 }
 
-uint32_t h_path1(harness *h, uint32_t (*fn)(viv_wasi *, uint32_t, uint32_t, uint32_t),
-                 uint32_t fd, const char *path)
+uint32_t h_path1(harness *h, uint32_t (*fn)(viv_wasi *, uint32_t, uint32_t, uint32_t), uint32_t fd,
+                 const char *path)
 {
     uint32_t n = h_put_str(h, H_PATH_AT, path);
     return fn(h->w, fd, H_PATH_AT, n);
@@ -193,10 +193,7 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
     return 0;
 }
 
-void rm_rf(const char *path)
-{
-    nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
-}
+void rm_rf(const char *path) { nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS); }
 
 void write_host_file(const char *path, const char *content)
 {

@@ -18,7 +18,7 @@
 #include "wasi_abi.h"
 
 #define TMEM_SIZE (1u << 20) /* 1 MiB of guest memory */
-#define SEC_MAX 128
+#define SEC_MAX   128
 
 typedef struct harness {
     viv_wasi *w;
@@ -33,7 +33,7 @@ typedef struct harness {
     uint32_t exit_code;
 
     int deadline_calls;
-    bool deadline_jump; /* longjmp out of on_deadline (else return) */
+    bool deadline_jump;  /* longjmp out of on_deadline (else return) */
     bool no_deadline_cb; /* leave cfg.on_deadline NULL */
     jmp_buf deadline_jb;
 } harness;
@@ -58,22 +58,22 @@ int h_sec_count(harness *h, viv_wasi_security_kind kind);
 void h_clear_sec(harness *h);
 
 /* Guest-style calls with the path placed at a fixed scratch offset. */
-#define H_PATH_AT 0x1000u
+#define H_PATH_AT  0x1000u
 #define H_PATH2_AT 0x3000u
-#define H_OUT_AT 0x8000u  /* scratch results */
-#define H_BUF_AT 0x10000u /* 64 KiB data buffer */
+#define H_OUT_AT   0x8000u  /* scratch results */
+#define H_BUF_AT   0x10000u /* 64 KiB data buffer */
 #define H_BUF_SIZE 0x10000u
 uint32_t h_open(harness *h, uint32_t dirfd, const char *path, uint32_t oflags, uint64_t rights,
                 uint32_t fdflags, bool follow, uint32_t *fd_out);
 uint32_t h_write(harness *h, uint32_t fd, const char *s, uint32_t *nwritten);
 uint32_t h_read(harness *h, uint32_t fd, char *out, uint32_t cap, uint32_t *nread);
 /* 1-argument path calls: mkdir, unlink, rmdir... */
-uint32_t h_path1(harness *h, uint32_t (*fn)(viv_wasi *, uint32_t, uint32_t, uint32_t),
-                 uint32_t fd, const char *path);
+uint32_t h_path1(harness *h, uint32_t (*fn)(viv_wasi *, uint32_t, uint32_t, uint32_t), uint32_t fd,
+                 const char *path);
 
 /* What wasi-libc passes for O_RDONLY / O_RDWR opens. */
-#define RIGHTS_RD                                                                        \
-    (VIV_WASI_RIGHTS_ALL & ~(VIV_WASI_RIGHT_FD_DATASYNC | VIV_WASI_RIGHT_FD_WRITE |      \
+#define RIGHTS_RD                                                                                  \
+    (VIV_WASI_RIGHTS_ALL & ~(VIV_WASI_RIGHT_FD_DATASYNC | VIV_WASI_RIGHT_FD_WRITE |                \
                              VIV_WASI_RIGHT_FD_ALLOCATE | VIV_WASI_RIGHT_FD_FILESTAT_SET_SIZE))
 #define RIGHTS_RW VIV_WASI_RIGHTS_ALL
 #define RIGHTS_WR (RIGHTS_RW & ~(VIV_WASI_RIGHT_FD_READ | VIV_WASI_RIGHT_FD_READDIR))
