@@ -93,7 +93,7 @@ static int cmd_prune(viv_session_store *store, int argc, char **argv)
     double older = -1;
     bool dry = false;
     int opt;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then resets its permutation state too */
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (opt == 'o') {
             if (!parse_duration(optarg, &older)) {
@@ -134,7 +134,7 @@ static int cmd_files(viv_session_store *store, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *pattern = NULL;
     int opt;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then resets its permutation state too */
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (opt != 'p') {
             return usage("unknown files option");
@@ -164,7 +164,7 @@ static int cmd_write(viv_session_store *store, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     bool overwrite = true;
     int opt;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then resets its permutation state too */
     while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (opt != 'n') {
             return usage("unknown write option");
@@ -192,7 +192,7 @@ static int cmd_delete(viv_session_store *store, int argc, char **argv)
     static const struct option opts[] = {{"recursive", no_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
     bool recursive = false;
     int opt;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then resets its permutation state too */
     while ((opt = getopt_long(argc, argv, "r", opts, NULL)) != -1) {
         if (opt != 'r') {
             return usage("unknown delete option");
@@ -217,7 +217,7 @@ static int dispatch(viv_session_store *store, const char *cmd, int argc, char **
                                              {NULL, 0, NULL, 0}};
         const char *id = NULL;
         int opt;
-        optind = 1;
+        optind = 0; /* 0, not 1: glibc then resets its permutation state too */
         while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
             if (opt != 'i') {
                 return usage("unknown new option");
@@ -307,7 +307,7 @@ int viv_cli_session(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *root = "workspace", *log_target = NULL;
     int opt;
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then resets its permutation state too */
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         switch (opt) {
         case 'd':
