@@ -63,3 +63,12 @@ back = json.loads(s)
 names = sorted((d["name"] for d in back), key=lambda n: n[::-1])
 hits = sum(1 for n in names if re.search(r"item(\d)\1", n))
 print(len(s), hits)'
+
+# Metering overhead: the same loop through a metered and an unmetered build
+# of the guest (the unmetered one is compiled and cached on first use).
+meter="$root/build/bench/meter_overhead"
+if [[ -x $meter && ${SKIP_METER:-0} != 1 ]]; then
+  "$meter" "$root/build/guest/python.wasm" "$runs"
+else
+  echo "metering overhead: build/bench/meter_overhead not built (or SKIP_METER=1)"
+fi
