@@ -78,6 +78,15 @@ void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r, const 
                                                          : VIV_EV_SECURITY_READONLY_WRITE,
                      id, session_id, json_pack("{s:o}", "path", viv_log_path(e->path)));
         }
+        /* A kernel without Landlock or seccomp leaves WebAssembly as the
+         * only wall; say so once per execution. */
+        if (r->reason != VIV_TRAP_HOST_ERROR &&
+            (!r->jail.landlock_applied || !r->jail.seccomp_applied)) {
+            security(sb, "sandbox.security.kernel_isolation_unavailable", id, session_id,
+                     json_pack("{s:b, s:i, s:b}", "landlock", r->jail.landlock_applied,
+                               "landlock_abi", r->jail.landlock_abi, "seccomp",
+                               r->jail.seccomp_applied));
+        }
         switch (r->reason) {
         case VIV_TRAP_OUT_OF_FUEL:
             security(sb, VIV_EV_SECURITY_OUT_OF_FUEL, id, session_id,
