@@ -218,6 +218,7 @@ static const struct policy_key {
     {"additional_readonly_mounts", KEY_MOUNTS, NULL, NULL},
     {"argv", KEY_ARGV, NULL, NULL},
     {"preserve_logs", KEY_BOOL, NULL, NULL},
+    {"require_kernel_isolation", KEY_BOOL, NULL, NULL},
     {"env", KEY_ENV, NULL, NULL},
 };
 
@@ -417,6 +418,9 @@ static viv_status apply_key(const loader *ld, const struct policy_key *k, const 
         bool b;
         if (!viv_toml_bool(v, &b)) {
             return type_error(k->name, "a boolean", v, err);
+        }
+        if (strcmp(k->name, "require_kernel_isolation") == 0) {
+            return viv_policy_set_require_kernel_isolation(ld->p, b, err);
         }
         return viv_policy_set_preserve_logs(ld->p, b, err);
     }
