@@ -125,6 +125,28 @@ static void *table_alloc(uint32_t elements, size_t elem_size)
     return p;
 }
 
+/* Both table kinds share one layout (data, max_size, size) and differ only
+ * in their element type, so one grow serves both. */
+static uint32_t table_grow(void **data, uint32_t *size, uint32_t max_size, uint32_t delta,
+                           const void *init, size_t elem_size)
+{
+    uint32_t old = *size;
+    uint64_t want = (uint64_t)old + delta;
+    if (want > max_size || want > TABLE_MAX_ELEMENTS) {
+        return UINT32_MAX;
+    }
+    uint8_t *p = realloc(*data, (size_t)(want ? want : 1) * elem_size);
+    if (p == NULL) {
+        return UINT32_MAX;
+    }
+    for (uint64_t i = old; i < want; i++) {
+        memcpy(p + i * elem_size, init, elem_size);
+    }
+    *data = p;
+    *size = (uint32_t)want;
+    return old;
+}
+
 static void rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t n, uint32_t max)
 {
     t->data = table_alloc(n, sizeof *t->data);
@@ -135,20 +157,9 @@ static void rt_allocate_funcref_table(wasm_rt_funcref_table_t *t, uint32_t n, ui
 static uint32_t rt_grow_funcref_table(wasm_rt_funcref_table_t *t, uint32_t delta,
                                       wasm_rt_funcref_t init)
 {
-    uint32_t old = t->size;
-    uint64_t want = (uint64_t)old + delta;
-    if (want > t->max_size || want > TABLE_MAX_ELEMENTS) {
-        return UINT32_MAX;
-    }
-    wasm_rt_funcref_t *p = realloc(t->data, (size_t)(want ? want : 1) * sizeof *p);
-    if (p == NULL) {
-        return UINT32_MAX;
-    }
-    for (uint64_t i = old; i < want; i++) {
-        p[i] = init;
-    }
-    t->data = p;
-    t->size = (uint32_t)want;
+    void *data = t->data;
+    uint32_t old = table_grow(&data, &t->size, t->max_size, delta, &init, sizeof init);
+    t->data = data;
     return old;
 }
 
@@ -169,20 +180,9 @@ static void rt_allocate_externref_table(wasm_rt_externref_table_t *t, uint32_t n
 static uint32_t rt_grow_externref_table(wasm_rt_externref_table_t *t, uint32_t delta,
                                         wasm_rt_externref_t init)
 {
-    uint32_t old = t->size;
-    uint64_t want = (uint64_t)old + delta;
-    if (want > t->max_size || want > TABLE_MAX_ELEMENTS) {
-        return UINT32_MAX;
-    }
-    wasm_rt_externref_t *p = realloc(t->data, (size_t)(want ? want : 1) * sizeof *p);
-    if (p == NULL) {
-        return UINT32_MAX;
-    }
-    for (uint64_t i = old; i < want; i++) {
-        p[i] = init;
-    }
-    t->data = p;
-    t->size = (uint32_t)want;
+    void *data = t->data;
+    uint32_t old = table_grow(&data, &t->size, t->max_size, delta, &init, sizeof init);
+    t->data = data;
     return old;
 }
 
