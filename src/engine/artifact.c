@@ -5,6 +5,7 @@
  * ours, built for this ABI and this metering pass, from the expected module.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +18,32 @@
 struct viv_engine_artifact {
     void *handle;
     const viv_guest_artifact *info;
+    uintptr_t code_lo, code_hi; /* the executable segment(s) of the artifact */
 };
+
+typedef struct code_search {
+    uintptr_t base; /* the artifact's load address */
+    uintptr_t lo, hi;
+} code_search;
+
+static int find_code(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    code_search *cs = arg;
+    if (info->dlpi_addr != cs->base) {
+        return 0;
+    }
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+            uintptr_t hi = lo + ph->p_memsz;
+            cs->lo = cs->lo == 0 || lo < cs->lo ? lo : cs->lo;
+            cs->hi = hi > cs->hi ? hi : cs->hi;
+        }
+    }
+    return 1;
+}
 
 viv_engine_status viv_engine_artifact_open(const char *path, const char *expect_sha256,
                                            viv_engine_artifact **out, char *err, size_t errlen)
@@ -72,6 +98,16 @@ viv_engine_status viv_engine_artifact_open(const char *path, const char *expect_
                  a->info->source_sha256, expect_sha256);
         goto invalid;
     }
+    /* Where the guest's machine code lives: a deadline signal that lands
+     * there may unwind the guest at once (run.c). */
+    struct link_map *lm = NULL;
+    code_search cs = {0};
+    if (dlinfo(a->handle, RTLD_DI_LINKMAP, &lm) == 0 && lm != NULL) {
+        cs.base = lm->l_addr;
+        dl_iterate_phdr(find_code, &cs);
+    }
+    a->code_lo = cs.lo;
+    a->code_hi = cs.hi;
     *out = a;
     return VIV_ENGINE_OK;
 
@@ -88,6 +124,12 @@ void viv_engine_artifact_close(viv_engine_artifact *a)
     }
     dlclose(a->handle);
     free(a);
+}
+
+void viv_engine_artifact_code(const viv_engine_artifact *a, uintptr_t *lo, uintptr_t *hi)
+{
+    *lo = a->code_lo;
+    *hi = a->code_hi;
 }
 
 const viv_guest_artifact *viv_engine_artifact_info(const viv_engine_artifact *a) { return a->info; }

@@ -373,56 +373,6 @@ static void tool_version(const char *prog, char *out, size_t len)
     }
 }
 
-/* The interrupt flag is written by a signal handler while the guest runs.
- * wasm2c declares it as a plain field, so gcc may hoist its load out of a
- * loop that neither stores nor calls, and a deadline would never stop such
- * a loop. Making the field volatile forces one load per check. */
-static int make_interrupt_volatile(const char *header, char *err, size_t errlen)
-{
-    static const char field[] = "u32 w2c_vivarium_interrupt;";
-    uint8_t *text;
-    size_t len;
-    if (read_file(header, &text, &len) != 0) {
-        set_err(err, errlen, "cannot read %s: %s", header, strerror(errno));
-        return -1;
-    }
-    char *nul_terminated = realloc(text, len + 1);
-    if (nul_terminated == NULL) {
-        free(text);
-        set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    nul_terminated[len] = '\0';
-    char *at = strstr(nul_terminated, field);
-    if (at == NULL || strstr(at + 1, field) != NULL) {
-        free(nul_terminated);
-        set_err(err, errlen,
-                "wasm2c's header does not declare the interrupt flag as expected (%s); this "
-                "wasm2c is not supported",
-                field);
-        return -1;
-    }
-    static const char prefix[] = "volatile ";
-    size_t head = (size_t)(at - nul_terminated);
-    char *out = malloc(len + sizeof prefix);
-    if (out == NULL) {
-        free(nul_terminated);
-        set_err(err, errlen, "out of memory");
-        return -1;
-    }
-    memcpy(out, nul_terminated, head);
-    memcpy(out + head, prefix, sizeof prefix - 1);
-    memcpy(out + head + sizeof prefix - 1, at, len - head);
-    int rc = write_file(header, out, len + sizeof prefix - 1);
-    free(out);
-    free(nul_terminated);
-    if (rc != 0) {
-        set_err(err, errlen, "cannot write %s: %s", header, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 static const char *glue_dir(void)
 {
     static const char *const candidates[] = {VIV_GLUE_SOURCE_DIR, VIV_GLUE_INSTALL_DIR};
@@ -544,7 +494,7 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt,
     }
     char keysrc[2048], key[65];
     int klen = snprintf(keysrc, sizeof keysrc,
-                        "abi=%u\nfuel=%u\ninterrupt=volatile\nmodule=%s\nmetered=%s\nglue=%s\n"
+                        "abi=%u\nfuel=%u\ninterrupt=plain\nmodule=%s\nmetered=%s\nglue=%s\n"
                         "abi_h=%s\nwasm2c=%s\n"
                         "cc=%s\ncc_version=%s\nopt=%s\n",
                         VIV_GUEST_ABI_VERSION, fuel_version, res->module_sha256, metered_sha,
@@ -632,11 +582,6 @@ viv_engine_status viv_engine_compile(const viv_engine_compile_options *opt,
         step_ctx s4 = {opt, 4, "compile the glue"};
         step_ctx s5 = {opt, 5, "link the artifact"};
         int rc = run_tool(&s2, a_wasm2c, log_fd, err, errlen);
-        if (rc == 0 && !opt->unmetered) {
-            char gh_path[4400];
-            snprintf(gh_path, sizeof gh_path, "%s/guest.h", work);
-            rc = make_interrupt_volatile(gh_path, err, errlen);
-        }
         if (rc == 0) {
             rc = run_tool(&s4, a_glue, log_fd, err, errlen);
         }

@@ -41,6 +41,8 @@ viv_engine_status viv_engine_artifact_open(const char *path, const char *expect_
                                            viv_engine_artifact **out, char *err, size_t errlen);
 void viv_engine_artifact_close(viv_engine_artifact *a);
 const viv_guest_artifact *viv_engine_artifact_info(const viv_engine_artifact *a);
+/* The address range of the artifact's machine code (0, 0 if unknown). */
+void viv_engine_artifact_code(const viv_engine_artifact *a, uintptr_t *lo, uintptr_t *hi);
 
 /* How a run ended, as the engine sees it. */
 typedef enum viv_engine_end {
@@ -92,6 +94,9 @@ viv_engine_status viv_engine_run(const viv_engine_run_params *p, viv_engine_outc
 /* Called from WASI imports during a run; they unwind the guest. */
 __attribute__((noreturn)) void viv_engine_exit(uint32_t code);
 __attribute__((noreturn)) void viv_engine_deadline_reached(void);
+/* Called by imports after they return: unwinds the guest if the deadline
+ * passed while it was in host code. */
+void viv_engine_poll_deadline(void);
 
 /* Page size of wasm linear memory. */
 #define VIV_WASM_PAGE 65536u

@@ -74,13 +74,30 @@ static void on_fault(int sig, siginfo_t *info, void *uctx)
     signal(sig, SIG_DFL);
 }
 
-/* The deadline timer fires on this thread. Setting the interrupt flag makes
- * the guest trap at its next metering check (every loop header and function
- * entry), so a busy guest stops within microseconds at no cost to the fast
- * path. Blocking WASI calls watch the deadline themselves. */
-static void on_alarm(int sig)
+/* The program counter a signal interrupted, where we know how to read it. */
+static uintptr_t interrupted_pc(const void *uctx)
 {
-    (void)sig;
+    const ucontext_t *uc = uctx;
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+/* The deadline timer fires on this thread. If it interrupted the guest's own
+ * machine code, the guest is abandoned on the spot: nothing of the host is
+ * half-done there (no lock held, no host state mid-update), exactly as when
+ * a fault in guest code becomes a trap. Otherwise the guest is in host code
+ * (an import, the runtime, libc): the flag makes the import unwind when it
+ * returns, the interrupt global stops it at its next metering check, and
+ * the timer fires again a few milliseconds later. */
+static void on_alarm(int sig, siginfo_t *info, void *uctx)
+{
+    (void)sig, (void)info;
     viv_store *s = current_store;
     if (s == NULL || !s->active) {
         return;
@@ -88,6 +105,18 @@ static void on_alarm(int sig)
     s->interrupted = 1;
     if (s->interrupt != NULL) {
         *s->interrupt = 1;
+    }
+    uintptr_t pc = interrupted_pc(uctx);
+    if (pc != 0 && pc >= s->code_lo && pc < s->code_hi) {
+        viv_store_unwind(s, VIV_UNWIND_DEADLINE);
+    }
+}
+
+void viv_engine_poll_deadline(void)
+{
+    viv_store *s = current_store;
+    if (s != NULL && s->active && s->interrupted) {
+        viv_store_unwind(s, VIV_UNWIND_DEADLINE);
     }
 }
 
@@ -117,8 +146,8 @@ static int install_signals(saved_signals *saved)
     sigaction(SIGSEGV, &sa, &saved->segv);
     sigaction(SIGBUS, &sa, &saved->bus);
     struct sigaction al = {0};
-    al.sa_handler = on_alarm;
-    al.sa_flags = SA_ONSTACK | SA_RESTART;
+    al.sa_sigaction = on_alarm;
+    al.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
     sigemptyset(&al.sa_mask);
     sigaction(SIGALRM, &al, &saved->alrm);
     return 0;
@@ -167,9 +196,8 @@ static void arm_deadline(activation *act)
     struct itimerspec its = {
         .it_value = {.tv_sec = (time_t)(deadline / 1000000000u),
                      .tv_nsec = (long)(deadline % 1000000000u)},
-        /* One shot: the flag stays set, and no guest code path can run far
-         * without passing a check. */
-        .it_interval = {.tv_sec = 0, .tv_nsec = 0},
+        /* Repeats until a tick lands in guest code or an import returns. */
+        .it_interval = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000},
     };
     if (timer_settime(act->timer, TIMER_ABSTIME, &its, NULL) != 0) {
         snprintf(act->store->host_error, sizeof act->store->host_error,
@@ -354,6 +382,7 @@ viv_engine_status viv_engine_run(const viv_engine_run_params *p, viv_engine_outc
     }
     signals_ok = true;
 
+    viv_engine_artifact_code(p->artifact, &store.code_lo, &store.code_hi);
     viv_store_set_current(&store);
     current_activation = &act;
     art->init_module();

@@ -44,8 +44,9 @@ typedef struct viv_store {
     size_t stack_len;
     size_t stack_guard;
 
-    int64_t *fuel;      /* the metering global, NULL until instantiated */
-    int32_t *interrupt; /* the pass's interrupt flag, NULL until instantiated */
+    int64_t *fuel;              /* the metering global, NULL until instantiated */
+    int32_t *interrupt;         /* the pass's interrupt flag, NULL until instantiated */
+    uintptr_t code_lo, code_hi; /* the guest's machine code */
     volatile sig_atomic_t interrupted;
 
     uint32_t exit_code;

@@ -8,8 +8,15 @@
 
 #define VIV_WASI_CTX     void *ctx
 #define VIV_WASI_CTX_ARG (viv_wasi *)ctx
+/* After each import, a deadline that passed while the guest was in host
+ * code takes effect (engine.h). */
 #define BIND_DEFINE(name, ret, params, args)                                                       \
-    static ret bind_##name params { return viv_wasi_##name args; }
+    static ret bind_##name params                                                                  \
+    {                                                                                              \
+        ret r = viv_wasi_##name args;                                                              \
+        viv_engine_poll_deadline();                                                                \
+        return r;                                                                                  \
+    }
 VIV_WASI_IMPORTS(BIND_DEFINE)
 
 static void bind_proc_exit(void *ctx, uint32_t code) { viv_wasi_proc_exit((viv_wasi *)ctx, code); }
