@@ -79,10 +79,27 @@ static bool symlink_oracle = true;
 static uint8_t *mem;
 static uint32_t mem_size = MEM_SIZE;
 
+static void rm_rf(const char *path);
+
+static void cleanup(void)
+{
+    if (root[0] != '\0')
+        rm_rf(root);
+    root[0] = '\0';
+}
+
+/* Every failure ends here: remove the scratch root (abort skips atexit),
+ * then abort so that libFuzzer keeps the input. */
+static void __attribute__((noreturn)) fail_input(void)
+{
+    cleanup();
+    abort();
+}
+
 static void fatal(const char *what, const char *detail)
 {
     fprintf(stderr, "fuzz_paths: %s: %s\n", what, detail);
-    abort();
+    fail_input();
 }
 
 /* ---- building the trees ---------------------------------------------------- */
@@ -281,10 +298,11 @@ static void manifest(int dirfd, const char *rel, char *out, size_t cap, size_t *
             fatal("manifest", "too large");
         *len += (size_t)k;
         if (S_ISDIR(st.st_mode)) {
+            char r2[PATH_MAX];
+            if (snprintf(r2, sizeof r2, "%s/%s", rel, names[i]) >= (int)sizeof r2)
+                fatal("manifest", "path too long");
             int sub = openat(dirfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (sub >= 0) {
-                char r2[PATH_MAX];
-                snprintf(r2, sizeof r2, "%s/%s", rel, names[i]);
                 manifest(sub, r2, out, cap, len, depth + 1);
                 close(sub);
             }
@@ -325,7 +343,7 @@ static void check_fds(const viv_wasi *w, const char *after)
         if (!beneath(target, tree) && !beneath(target, rotree)) {
             fprintf(stderr, "fuzz_paths: after %s: guest holds host fd %d -> %s\n", after,
                     fds[i], target);
-            abort();
+            fail_input();
         }
     }
 }
@@ -406,7 +424,7 @@ static void check_symlinks(int rootfd, int dirfd, const char *rel, int depth)
                     "fuzz_paths: the guest created a symlink that leads out of its tree: "
                     "%s -> %s\n",
                     path, target);
-            abort();
+            fail_input();
         }
     }
     closedir(d);
@@ -444,12 +462,6 @@ static void on_security(void *user, viv_wasi_security_kind kind, const char *pat
     (void)user;
     (void)kind;
     (void)path;
-}
-
-static void cleanup(void)
-{
-    if (root[0] != '\0')
-        rm_rf(root);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -601,7 +613,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (strcmp(now, baseline) != 0) {
         fprintf(stderr, "fuzz_paths: the host changed outside the tree.\nbefore:\n%s\nafter:\n%s\n",
                 baseline, now);
-        abort();
+        fail_input();
     }
     if (symlink_oracle) {
         int tfd = open(tree, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -615,7 +627,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fds_after > fds_before) {
         fprintf(stderr, "fuzz_paths: %d host fds after the input, %d before\n", fds_after,
                 fds_before);
-        abort();
+        fail_input();
     }
     return 0;
 }

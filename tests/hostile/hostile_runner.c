@@ -33,7 +33,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <linux/openat2.h>
 #include <poll.h>
@@ -186,31 +185,97 @@ static void make_dir(const char *path, mode_t mode)
         die("cannot create %s: %s", path, strerror(errno));
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* The name under which directory `child` appears in directory `parent`. */
+static bool name_in_parent(int parent, int child, char *name, size_t len)
 {
-    (void)st;
-    (void)ftw;
-    if (flag == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
+    struct stat cs;
+    if (fstat(child, &cs) != 0)
+        return false;
+    int fd = dup(parent);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL) {
+        if (fd >= 0)
+            close(fd);
+        return false;
+    }
+    rewinddir(d);
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)) != NULL) {
+        struct stat st;
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            fstatat(parent, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == cs.st_ino &&
+            st.st_dev == cs.st_dev) {
+            xsnprintf(name, len, "%s", e->d_name);
+            found = true;
+        }
+    }
+    closedir(d);
+    return found;
 }
 
-/* Remove a tree without following any symlink in it. Directories the guest
- * made unreadable are opened up first, on the way down. */
-static int open_up(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)ftw;
-    if (flag == FTW_D || flag == FTW_DNR)
-        chmod(path, (st->st_mode & 07777) | 0700);
-    return 0;
-}
-
+/* Remove a tree without following any symlink in it, however deep the guest
+ * made it: iteratively, one directory descriptor at a time, climbing back
+ * with ".." (never with path names, which could exceed PATH_MAX). */
 static void rm_rf(const char *path)
 {
-    nftw(path, open_up, 32, FTW_PHYS | FTW_MOUNT);
-    nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    if (unlink(path) == 0 || errno == ENOENT)
+        return;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    long depth = 0;
+    for (;;) {
+        char sub[NAME_MAX + 1] = "";
+        int dfd = dup(fd);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (d == NULL) {
+            if (dfd >= 0)
+                close(dfd);
+            break;
+        }
+        rewinddir(d);
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            struct stat st;
+            if (fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+                fchmodat(fd, e->d_name, (st.st_mode & 07777) | 0700, 0);
+                if (unlinkat(fd, e->d_name, AT_REMOVEDIR) != 0) {
+                    xsnprintf(sub, sizeof sub, "%s", e->d_name);
+                    break;
+                }
+            } else {
+                unlinkat(fd, e->d_name, 0);
+            }
+        }
+        closedir(d);
+        if (sub[0] != '\0') {
+            int child = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child < 0)
+                break; /* cannot go further: give up, leave the rest */
+            close(fd);
+            fd = child;
+            depth++;
+            continue;
+        }
+        /* This directory is empty: remove it from its parent and climb. */
+        if (depth == 0)
+            break;
+        int up = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        char name[NAME_MAX + 1];
+        bool named = up >= 0 && name_in_parent(up, fd, name, sizeof name);
+        close(fd);
+        fd = up;
+        if (up < 0 || !named || unlinkat(up, name, AT_REMOVEDIR) != 0)
+            break; /* give up rather than loop */
+        depth--;
+    }
+    if (fd < 0)
+        return;
+    close(fd);
+    rmdir(path);
 }
 
 static void random_hex(char *out, size_t nbytes)
@@ -404,6 +469,7 @@ typedef struct hostile_case {
     size_t nsetup;
     char race_a[PATH_MAX], race_b[PATH_MAX]; /* exchanged in a loop while it runs */
     bool has_race;
+    bool temporary_ws; /* "# workspace: temporary": let the CLI make its own */
     double watchdog_s;
     long gen_env_count, gen_env_len; /* generated --env flags */
     long gen_arg_count, gen_arg_len; /* generated extra sys.argv entries */
@@ -578,6 +644,10 @@ static void parse_case(hostile_case *hc, const char *dir, const char *file)
             parse_flags(hc, s + 6);
         } else if (strncmp(s, "setup:", 6) == 0) {
             parse_setup(hc, s + 6);
+        } else if (strncmp(s, "workspace:", 10) == 0) {
+            if (strstr(s + 10, "temporary") == NULL)
+                die("%s: workspace: only 'temporary' is known", hc->name);
+            hc->temporary_ws = true;
         } else if (strncmp(s, "watchdog:", 9) == 0) {
             hc->watchdog_s = atof(s + 9);
         } else if (strncmp(s, "race:", 5) == 0) {
@@ -606,6 +676,8 @@ static void parse_case(hostile_case *hc, const char *dir, const char *file)
     fclose(f);
     if (hc->nexpect == 0)
         die("%s: no '# expect:' line", hc->name);
+    if (hc->temporary_ws && (hc->nsetup > 0 || hc->has_race))
+        die("%s: setup and race need the runner's workspace", hc->name);
 }
 
 static void free_case(hostile_case *hc)
@@ -1121,6 +1193,11 @@ static void check_json(context *c, const hostile_case *hc, const cli_run *r, ver
         } else if (strcmp(k, "min_stdout") == 0) {
             if ((double)out_len < atof(val))
                 fail(v, "stdout has %zu bytes, expected at least %s", out_len, val);
+        } else if (strcmp(k, "json_true") == 0 || strcmp(k, "json_false") == 0) {
+            json_t *f = json_object_get(o, val);
+            bool want = strcmp(k, "json_true") == 0;
+            if (!json_is_boolean(f) || json_is_true(f) != want)
+                fail(v, "result field '%s' is not %s", val, want ? "true" : "false");
         } else if (strcmp(k, "policy_error") == 0) {
             /* handled above */
         } else {
@@ -1174,8 +1251,10 @@ static bool run_case(context *c, hostile_case *hc, int index)
     argv[n++] = xstrdup("--json");
     argv[n++] = xstrdup("--wasm");
     argv[n++] = xstrdup(c->wasm);
-    argv[n++] = xstrdup("--workspace");
-    argv[n++] = xstrdup(ws);
+    if (!hc->temporary_ws) {
+        argv[n++] = xstrdup("--workspace");
+        argv[n++] = xstrdup(ws);
+    }
     for (size_t i = 0; i < hc->nflags; i++) {
         char s[PATH_MAX * 2];
         subst(c, ws, hc->flags[i], s, sizeof s);
@@ -1245,7 +1324,14 @@ static bool run_case(context *c, hostile_case *hc, int index)
         close(wsfd);
     }
     if (!dir_is_empty(c->tmp)) {
-        fail(&v, "the CLI left files in its TMPDIR %s", c->tmp);
+        fail(&v, "the CLI left files in its TMPDIR %s:", c->tmp);
+        DIR *d = opendir(c->tmp);
+        struct dirent *e;
+        while (d != NULL && (e = readdir(d)) != NULL)
+            if (e->d_name[0] != '.')
+                buf_printf(&v.why, "      %s\n", e->d_name);
+        if (d != NULL)
+            closedir(d);
         rm_rf(c->tmp);
         make_dir(c->tmp, 0700);
     }
