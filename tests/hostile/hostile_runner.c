@@ -1477,6 +1477,27 @@ int main(int argc, char **argv)
     random_hex(hex, 16);
     xsnprintf(c.env_token, sizeof c.env_token, "CANARYENV%s", hex);
     build_root(&c);
+
+    /* One plain run first, so that a CLI that cannot run the guest at all
+     * (for example an artifact built for another engine ABI) is one clear
+     * failure instead of one per case. */
+    {
+        char env_tmp[PATH_MAX + 8];
+        xsnprintf(env_tmp, sizeof env_tmp, "TMPDIR=%s", c.tmp);
+        char *probe_env[] = {env_tmp, NULL};
+        char *probe_argv[] = {(char *)c.cli, "run", "--json", "--wasm", (char *)c.wasm, "-c",
+                              "print(1)", NULL};
+        cli_run probe;
+        run_cli(probe_argv, probe_env, 60, &probe);
+        if (probe.status != 0) {
+            printf("FAIL the CLI cannot run a plain print(1) (exit %d): %s\n", probe.status,
+                   probe.err.data);
+            rm_rf(c.root);
+            return 1;
+        }
+        buf_free(&probe.out);
+        buf_free(&probe.err);
+    }
     manifest_root(&c.baseline, c.root);
     manifest_root(&c.original, c.root);
     printf("# scratch root %s\n", c.root);
