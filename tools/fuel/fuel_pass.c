@@ -3,10 +3,9 @@
  * to a module).
  *
  * Owns: walking the module's sections in order, the bookkeeping that fixes
- * the appended globals' indices and each function's parameter count,
- * planning where the fuel code goes in a function body, and re-encoding the
- * global, export and code sections. Every other section is copied byte for
- * byte.
+ * the fuel global's index, splitting function bodies into segments, and
+ * re-encoding the global, export and code sections. Every other section is
+ * copied byte for byte.
  */
 #include "fuel_pass.h"
 
@@ -45,23 +44,12 @@ enum {
     OP_UNREACHABLE = 0x00,
     OP_IF = 0x04,
     OP_END = 0x0B,
-    OP_BR = 0x0C,
-    OP_BR_IF = 0x0D,
-    OP_BR_TABLE = 0x0E,
-    OP_RETURN = 0x0F,
-    OP_CALL = 0x10,
-    OP_CALL_INDIRECT = 0x11,
-    OP_LOCAL_GET = 0x20,
-    OP_LOCAL_SET = 0x21,
     OP_GLOBAL_GET = 0x23,
     OP_GLOBAL_SET = 0x24,
-    OP_I32_CONST = 0x41,
     OP_I64_CONST = 0x42,
     OP_I64_LT_S = 0x53,
-    OP_I32_OR = 0x72,
     OP_I64_SUB = 0x7D,
     BLOCKTYPE_EMPTY = 0x40,
-    VT_I32 = 0x7F,
     VT_I64 = 0x7E,
     EXPORT_GLOBAL = 0x03,
 };
@@ -105,25 +93,11 @@ static int section_rank(uint8_t id)
 #define RANK_GLOBAL 6
 #define RANK_EXPORT 7
 
-/*
- * Code to insert into a function body, at input offset `at` (before the
- * instruction there). A body's patches are planned in one pass over its
- * instructions, in order, so they come out sorted by `at`; several may share
- * an offset and are then emitted in the order planned.
- */
-typedef enum patch_kind {
-    P_ENTRY,   /* $f = $fuel, at function entry */
-    P_SEGMENT, /* a segment's charge (if cost > 0), then its check (if any) */
-    P_SYNC,    /* $fuel = $f */
-    P_RELOAD,  /* $f = $fuel, after a call */
-} patch_kind;
-
-typedef struct patch {
-    size_t at;
-    uint64_t cost; /* P_SEGMENT */
-    uint8_t kind;
-    bool check; /* P_SEGMENT */
-} patch;
+typedef struct segment {
+    size_t start; /* offset in the input of its first instruction */
+    uint64_t cost;
+    bool check;
+} segment;
 
 typedef struct pass {
     wio_reader r;
@@ -138,19 +112,13 @@ typedef struct pass {
     bool have_code;
     bool global_emitted;
     bool export_emitted;
-    uint32_t fuel_index; /* $fuel; $interrupt is the next index */
-    uint32_t interrupt_index;
-    viv_fuel_options opt;
+    uint32_t fuel_index;
+    int64_t initial;
 
-    uint32_t *type_params; /* parameter count of each type */
-    uint32_t *func_params; /* parameter count of each defined function */
-
-    uint32_t flocal; /* index of $f in the function being rewritten */
-    patch *patches;
-    size_t npatches, patchcap;
+    segment *segs;
+    size_t nsegs, segcap;
     uint8_t *ctl; /* kind of each open block, to pair else with if */
     size_t ctlcap;
-    wio_buf body; /* the function being rewritten, without its size */
 
     viv_fuel_stats stats;
 } pass;
@@ -193,10 +161,6 @@ static bool parse_types(pass *p)
     uint32_t n;
     if (!wio_count(r, 3, &n))
         return false;
-    /* wio_count bounds n by the section's size, and so this allocation. */
-    p->type_params = malloc((n ? n : 1) * sizeof *p->type_params);
-    if (!p->type_params)
-        return oom(p);
     for (uint32_t i = 0; i < n; i++) {
         size_t at = r->pos;
         uint8_t form;
@@ -210,7 +174,6 @@ static bool parse_types(pass *p)
         for (uint32_t j = 0; j < np; j++)
             if (!wi_valtype(r))
                 return false;
-        p->type_params[i] = np;
         if (!wio_count(r, 1, &nr))
             return false;
         for (uint32_t j = 0; j < nr; j++)
@@ -272,9 +235,6 @@ static bool parse_functions(pass *p)
     uint32_t n;
     if (!wio_count(r, 1, &n))
         return false;
-    p->func_params = malloc((n ? n : 1) * sizeof *p->func_params);
-    if (!p->func_params)
-        return oom(p);
     for (uint32_t i = 0; i < n; i++) {
         size_t at = r->pos;
         uint32_t t;
@@ -283,7 +243,6 @@ static bool parse_functions(pass *p)
         if (t >= p->info.types)
             return wio_fail_at(r, at, "function type index %u out of range (%u types)", t,
                                p->info.types);
-        p->func_params[i] = p->type_params[t];
     }
     p->declared_functions = n;
     return true;
@@ -325,24 +284,18 @@ static bool put_section(pass *p, uint8_t id, const uint8_t *content, size_t len)
 }
 
 /*
- * Emits the global section with $fuel and $interrupt appended. `rest` is the
+ * Emits the global section with the fuel global appended. `rest` is the
  * existing entries, verbatim; it is empty when the module had no globals.
  */
 static bool emit_global_section(pass *p, uint32_t count, const uint8_t *rest, size_t rest_len)
 {
     wio_buf b = {0};
-    wio_put_u32(&b, count + 2);
+    wio_put_u32(&b, count + 1);
     wio_put(&b, rest, rest_len);
     wio_put_u8(&b, VT_I64);
     wio_put_u8(&b, 1); /* mutable */
     wio_put_u8(&b, OP_I64_CONST);
-    wio_put_s64(&b, p->opt.initial_fuel);
-    wio_put_u8(&b, OP_END);
-    wio_put_u8(&b, VT_I32);
-    wio_put_u8(&b, 1);
-    wio_put_u8(&b, OP_I32_CONST);
-    /* A signed LEB128 depends only on the value, not the width. */
-    wio_put_s64(&b, p->opt.initial_interrupt);
+    wio_put_s64(&b, p->initial);
     wio_put_u8(&b, OP_END);
     bool ok = !b.oom ? put_section(p, SEC_GLOBAL, b.data, b.len) : oom(p);
     wio_buf_free(&b);
@@ -350,36 +303,29 @@ static bool emit_global_section(pass *p, uint32_t count, const uint8_t *rest, si
     return ok;
 }
 
-static void put_global_export(wio_buf *b, const char *name, uint32_t index)
-{
-    size_t len = strlen(name);
-    wio_put_u32(b, (uint32_t)len);
-    wio_put(b, name, len);
-    wio_put_u8(b, EXPORT_GLOBAL);
-    wio_put_u32(b, index);
-}
-
 static bool emit_export_section(pass *p, uint32_t count, const uint8_t *rest, size_t rest_len)
 {
+    static const char name[] = VIV_FUEL_EXPORT_NAME;
     wio_buf b = {0};
-    wio_put_u32(&b, count + 2);
+    wio_put_u32(&b, count + 1);
     wio_put(&b, rest, rest_len);
-    put_global_export(&b, VIV_FUEL_EXPORT_NAME, p->fuel_index);
-    put_global_export(&b, VIV_FUEL_INTERRUPT_EXPORT_NAME, p->interrupt_index);
+    wio_put_u32(&b, (uint32_t)(sizeof name - 1));
+    wio_put(&b, name, sizeof name - 1);
+    wio_put_u8(&b, EXPORT_GLOBAL);
+    wio_put_u32(&b, p->fuel_index);
     bool ok = !b.oom ? put_section(p, SEC_EXPORT, b.data, b.len) : oom(p);
     wio_buf_free(&b);
     p->export_emitted = true;
     return ok;
 }
 
-/* Called once the global section (if any) is behind us: the indices are final. */
+/* Called once the global section (if any) is behind us: the index is final. */
 static bool fix_fuel_index(pass *p)
 {
     uint64_t idx = (uint64_t)p->imported_globals + p->defined_globals;
-    if (idx + 2 > UINT32_MAX)
+    if (idx >= UINT32_MAX)
         return wio_fail_at(&p->r, p->r.pos, "too many globals");
     p->fuel_index = (uint32_t)idx;
-    p->interrupt_index = (uint32_t)idx + 1;
     return true;
 }
 
@@ -408,7 +354,7 @@ static bool rewrite_globals(pass *p, size_t end)
 static bool rewrite_exports(pass *p, size_t end)
 {
     wio_reader *r = &p->r;
-    static const char *const ours[] = {VIV_FUEL_EXPORT_NAME, VIV_FUEL_INTERRUPT_EXPORT_NAME};
+    static const char fuel_name[] = VIV_FUEL_EXPORT_NAME;
     uint32_t n;
     if (!wio_count(r, 3, &n))
         return false;
@@ -421,10 +367,9 @@ static bool rewrite_exports(pass *p, size_t end)
         uint32_t idx;
         if (!wio_count(r, 1, &len) || !wio_bytes(r, len, &name))
             return false;
-        for (size_t k = 0; k < sizeof ours / sizeof ours[0]; k++)
-            if (len == strlen(ours[k]) && memcmp(name, ours[k], len) == 0)
-                return wio_fail_at(r, at, "module already exports \"%s\" (instrumented twice?)",
-                                   ours[k]);
+        if (len == sizeof fuel_name - 1 && memcmp(name, fuel_name, len) == 0)
+            return wio_fail_at(r, at, "module already exports \"%s\" (instrumented twice?)",
+                               fuel_name);
         if (!wio_u8(r, &kind))
             return false;
         if (kind > 3)
@@ -437,17 +382,21 @@ static bool rewrite_exports(pass *p, size_t end)
     return emit_export_section(p, n, r->buf + rest, end - rest);
 }
 
-static bool push_patch(pass *p, size_t at, patch_kind kind, bool check)
+static bool push_segment(pass *p, size_t start, uint64_t cost, bool check)
 {
-    if (p->npatches == p->patchcap) {
-        size_t cap = p->patchcap ? p->patchcap * 2 : 64;
-        patch *n = realloc(p->patches, cap * sizeof *n);
-        if (!n)
+    if (p->nsegs == p->segcap) {
+        size_t cap = p->segcap ? p->segcap * 2 : 64;
+        segment *s = realloc(p->segs, cap * sizeof *s);
+        if (!s)
             return oom(p);
-        p->patches = n;
-        p->patchcap = cap;
+        p->segs = s;
+        p->segcap = cap;
     }
-    p->patches[p->npatches++] = (patch){at, 0, (uint8_t)kind, check};
+    p->segs[p->nsegs++] = (segment){start, cost, check};
+    if (cost)
+        p->stats.charge_sites++;
+    if (check)
+        p->stats.check_sites++;
     return true;
 }
 
@@ -468,63 +417,16 @@ static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t at)
 }
 
 /*
- * Plans what a return, branch or user unreachable needs, `depth` blocks deep
- * (so label `depth` is the function's own). Clears *stale when it has dealt
- * with it; a jump that stays inside the function leaves it to plan_body.
+ * Splits [r->pos, end) into segments (see fuel_pass.h). The instruction that
+ * ends a segment is its last instruction, so its cost lands in the segment
+ * that is charged before it runs: a branch is paid for whether taken or not.
  */
-static bool plan_jump(pass *p, const wi_instr *in, size_t depth, bool *stale)
-{
-    bool leaves, conditional = false;
-    switch (in->op) {
-    case OP_UNREACHABLE: /* traps: nothing after it needs $f or $fuel */
-        *stale = false;
-        return true;
-    case OP_RETURN:
-        leaves = true;
-        break;
-    default: /* br, br_if, br_table */
-        if (in->label > depth)
-            return wio_fail_at(&p->r, in->offset, "branch to label %u but only %zu are open",
-                               in->label, depth + 1);
-        leaves = in->label == depth;
-        conditional = in->op != OP_BR;
-        break;
-    }
-    if (!leaves)
-        return true;
-    if (!*stale) {
-        if (!push_patch(p, in->offset, P_SYNC, false))
-            return false;
-    } else if (conditional) {
-        /* $fuel is exact already; $f must be too if the branch is not taken
-         * (or br_table picks a label inside the function). */
-        if (!push_patch(p, in->offset, P_RELOAD, false))
-            return false;
-    }
-    *stale = false;
-    return true;
-}
-
-/*
- * Plans the fuel code for the instructions in [r->pos, end) as patches (see
- * fuel_pass.h for what goes where). The instruction that ends a segment is
- * its last instruction, so its cost lands in the segment charged before it
- * runs: a branch is paid for whether taken or not.
- *
- * `stale` is true from the return of a call until $f is reloaded: there
- * $fuel is exact and $f is not. No charge or check can fall in that stretch,
- * because they only come at the start of a segment, and every instruction
- * that ends a segment gets a reload before it if $f is stale.
- */
-static bool plan_body(pass *p, size_t end)
+static bool find_segments(pass *p, size_t end)
 {
     wio_reader *r = &p->r;
-    size_t depth = 0, seg = 1;
-    uint64_t cost = 0;
-    bool stale = false;
-    p->npatches = 0;
-    if (!push_patch(p, r->pos, P_ENTRY, false) || !push_patch(p, r->pos, P_SEGMENT, true))
-        return false;
+    size_t depth = 0;
+    segment cur = {r->pos, 0, true};
+    p->nsegs = 0;
     for (;;) {
         wi_instr in;
         bool ends = false, next_check = false;
@@ -532,12 +434,7 @@ static bool plan_body(pass *p, size_t end)
             return false;
         switch (in.kind) {
         case WI_OTHER:
-            cost++;
-            if (in.op == OP_CALL || in.op == OP_CALL_INDIRECT) {
-                if (!stale && !push_patch(p, in.offset, P_SYNC, false))
-                    return false;
-                stale = true;
-            }
+            cur.cost++;
             break;
         case WI_FREE:
             break;
@@ -551,7 +448,7 @@ static bool plan_body(pass *p, size_t end)
             ends = next_check = true;
             break;
         case WI_IF:
-            cost++;
+            cur.cost++;
             if (!push_ctl(p, depth++, WI_IF, in.offset))
                 return false;
             ends = true;
@@ -567,127 +464,100 @@ static bool plan_body(pass *p, size_t end)
                 if (r->pos != end)
                     return wio_fail_at(r, r->pos, "%zu bytes after the function's final end",
                                        end - r->pos);
-                p->patches[seg].cost = cost;
-                /* The fallthrough exit; branches to the function label
-                 * leave without passing through here. */
-                return stale || push_patch(p, in.offset, P_SYNC, false);
+                return push_segment(p, cur.start, cur.cost, cur.check);
             }
             depth--;
             ends = true;
             break;
         case WI_JUMP:
-            cost++;
+            cur.cost++;
             ends = true;
-            if (!plan_jump(p, &in, depth, &stale))
-                return false;
             break;
         }
         if (ends) {
-            if (stale && !push_patch(p, in.offset, P_RELOAD, false))
+            if (!push_segment(p, cur.start, cur.cost, cur.check))
                 return false;
-            stale = false;
-            p->patches[seg].cost = cost;
-            cost = 0;
-            seg = p->npatches;
-            if (!push_patch(p, r->pos, P_SEGMENT, next_check))
-                return false;
+            cur = (segment){r->pos, 0, next_check};
         }
     }
 }
 
-static void put_idx(wio_buf *b, uint8_t op, uint32_t index)
+static size_t charge_size(const pass *p, uint64_t cost)
 {
-    wio_put_u8(b, op);
-    wio_put_u32(b, index);
+    size_t g = wio_u32_size(p->fuel_index);
+    return (1 + g) + (1 + wio_s64_size((int64_t)cost)) + 1 + (1 + g);
 }
 
-static void put_patch(pass *p, const patch *pt)
+static size_t check_size(const pass *p)
 {
-    wio_buf *b = &p->body;
-    switch ((patch_kind)pt->kind) {
-    case P_RELOAD:
-        p->stats.reload_sites++; /* fall through */
-    case P_ENTRY:
-        put_idx(b, OP_GLOBAL_GET, p->fuel_index);
-        put_idx(b, OP_LOCAL_SET, p->flocal);
-        break;
-    case P_SYNC:
-        p->stats.sync_sites++;
-        put_idx(b, OP_LOCAL_GET, p->flocal);
-        put_idx(b, OP_GLOBAL_SET, p->fuel_index);
-        break;
-    case P_SEGMENT:
-        if (pt->cost) {
-            p->stats.charge_sites++;
-            put_idx(b, OP_LOCAL_GET, p->flocal);
-            wio_put_u8(b, OP_I64_CONST);
-            wio_put_s64(b, (int64_t)pt->cost);
-            wio_put_u8(b, OP_I64_SUB);
-            put_idx(b, OP_LOCAL_SET, p->flocal);
-        }
-        if (pt->check) {
-            static const uint8_t cmp[] = {OP_I64_CONST, 0, OP_I64_LT_S};
-            static const uint8_t trap[] = {OP_UNREACHABLE, OP_END};
-            p->stats.check_sites++;
-            put_idx(b, OP_LOCAL_GET, p->flocal);
-            wio_put(b, cmp, sizeof cmp);
-            put_idx(b, OP_GLOBAL_GET, p->interrupt_index);
-            wio_put_u8(b, OP_I32_OR);
-            wio_put_u8(b, OP_IF);
-            wio_put_u8(b, BLOCKTYPE_EMPTY);
-            put_idx(b, OP_LOCAL_GET, p->flocal);
-            put_idx(b, OP_GLOBAL_SET, p->fuel_index);
-            wio_put(b, trap, sizeof trap);
-        }
-        break;
-    }
+    size_t g = wio_u32_size(p->fuel_index);
+    return (1 + g) + 2 + 1 + 2 + 1 + 1;
 }
 
-static bool rewrite_body(pass *p, uint32_t func, size_t body_end)
+static void put_charge(pass *p, uint64_t cost)
+{
+    wio_buf *b = &p->code;
+    wio_put_u8(b, OP_GLOBAL_GET);
+    wio_put_u32(b, p->fuel_index);
+    wio_put_u8(b, OP_I64_CONST);
+    wio_put_s64(b, (int64_t)cost);
+    wio_put_u8(b, OP_I64_SUB);
+    wio_put_u8(b, OP_GLOBAL_SET);
+    wio_put_u32(b, p->fuel_index);
+}
+
+static void put_check(pass *p)
+{
+    static const uint8_t tail[] = {OP_I64_CONST,   0,     OP_I64_LT_S, OP_IF, BLOCKTYPE_EMPTY,
+                                   OP_UNREACHABLE, OP_END};
+    wio_buf *b = &p->code;
+    wio_put_u8(b, OP_GLOBAL_GET);
+    wio_put_u32(b, p->fuel_index);
+    wio_put(b, tail, sizeof tail);
+}
+
+static bool rewrite_body(pass *p, size_t body_end)
 {
     wio_reader *r = &p->r;
     size_t body_start = r->pos;
     uint32_t groups;
-    /* Parameters, declared locals and $f share one index space. */
-    uint64_t locals = p->func_params[func];
+    uint64_t locals = 0;
     if (!wio_count(r, 2, &groups))
         return false;
-    size_t groups_start = r->pos, at = body_start;
-    for (uint32_t i = 0; i < groups && locals < MAX_LOCALS; i++) {
-        at = r->pos;
+    for (uint32_t i = 0; i < groups; i++) {
+        size_t at = r->pos;
         uint32_t n;
         if (!wio_u32(r, &n) || !wi_valtype(r))
             return false;
         locals += n;
+        if (locals > MAX_LOCALS)
+            return wio_fail_at(r, at, "more than %u locals", MAX_LOCALS);
     }
-    if (locals >= MAX_LOCALS) /* no room for $f */
-        return wio_fail_at(r, at, "more than %u locals (counting parameters and the fuel local)",
-                           MAX_LOCALS);
-    p->flocal = (uint32_t)locals;
     size_t instr_start = r->pos;
-    if (!plan_body(p, body_end))
+    if (!find_segments(p, body_end))
         return false;
 
-    wio_buf *b = &p->body;
-    b->len = 0;
-    wio_put_u32(b, groups + 1);
-    wio_put(b, r->buf + groups_start, instr_start - groups_start);
-    wio_put_u8(b, 1);
-    wio_put_u8(b, VT_I64);
-    size_t pos = instr_start;
-    for (size_t i = 0; i < p->npatches; i++) {
-        const patch *pt = &p->patches[i];
-        wio_put(b, r->buf + pos, pt->at - pos);
-        pos = pt->at;
-        put_patch(p, pt);
+    uint64_t size = body_end - body_start;
+    for (size_t i = 0; i < p->nsegs; i++) {
+        if (p->segs[i].cost)
+            size += charge_size(p, p->segs[i].cost);
+        if (p->segs[i].check)
+            size += check_size(p);
     }
-    wio_put(b, r->buf + pos, body_end - pos);
-    if (b->oom)
-        return oom(p);
-    if (b->len > UINT32_MAX)
+    if (size > UINT32_MAX)
         return wio_fail_at(r, body_start, "instrumented function body exceeds 4 GiB");
-    wio_put_u32(&p->code, (uint32_t)b->len);
-    wio_put(&p->code, b->data, b->len);
+
+    wio_put_u32(&p->code, (uint32_t)size);
+    wio_put(&p->code, r->buf + body_start, instr_start - body_start);
+    for (size_t i = 0; i < p->nsegs; i++) {
+        const segment *s = &p->segs[i];
+        size_t seg_end = i + 1 < p->nsegs ? p->segs[i + 1].start : body_end;
+        if (s->cost)
+            put_charge(p, s->cost);
+        if (s->check)
+            put_check(p);
+        wio_put(&p->code, r->buf + s->start, seg_end - s->start);
+    }
     p->stats.functions++;
     return p->code.oom ? oom(p) : true;
 }
@@ -715,7 +585,7 @@ static bool rewrite_code(pass *p, size_t end)
         size_t body_end = r->pos + size;
         size_t saved_end = r->end;
         r->end = body_end;
-        bool ok = rewrite_body(p, i, body_end);
+        bool ok = rewrite_body(p, body_end);
         r->end = saved_end;
         if (!ok)
             return false;
@@ -835,25 +705,20 @@ static bool run(pass *p)
     return p->out.oom ? oom(p) : true;
 }
 
-int viv_fuel_instrument_opts(const uint8_t *in, size_t in_len, const viv_fuel_options *opt,
-                             uint8_t **out, size_t *out_len, viv_fuel_stats *stats, char *err,
-                             size_t errlen)
+int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initial, uint8_t **out,
+                                size_t *out_len, viv_fuel_stats *stats, char *err, size_t errlen)
 {
     pass p = {0};
     wio_reader_init(&p.r, in ? in : (const uint8_t *)"", in ? in_len : 0, err, errlen);
-    if (opt)
-        p.opt = *opt;
+    p.initial = initial;
     *out = NULL;
     *out_len = 0;
     if (stats)
         memset(stats, 0, sizeof *stats);
 
     bool ok = run(&p);
-    free(p.type_params);
-    free(p.func_params);
-    free(p.patches);
+    free(p.segs);
     free(p.ctl);
-    wio_buf_free(&p.body);
     wio_buf_free(&p.code);
     if (!ok) {
         wio_buf_free(&p.out);
@@ -866,15 +731,8 @@ int viv_fuel_instrument_opts(const uint8_t *in, size_t in_len, const viv_fuel_op
     return 0;
 }
 
-int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initial, uint8_t **out,
-                                size_t *out_len, viv_fuel_stats *stats, char *err, size_t errlen)
-{
-    viv_fuel_options opt = {.initial_fuel = initial};
-    return viv_fuel_instrument_opts(in, in_len, &opt, out, out_len, stats, err, errlen);
-}
-
 int viv_fuel_instrument(const uint8_t *in, size_t in_len, uint8_t **out, size_t *out_len,
                         viv_fuel_stats *stats, char *err, size_t errlen)
 {
-    return viv_fuel_instrument_opts(in, in_len, NULL, out, out_len, stats, err, errlen);
+    return viv_fuel_instrument_initial(in, in_len, 0, out, out_len, stats, err, errlen);
 }

@@ -151,12 +151,10 @@ int main(int argc, char **argv)
     free(out);
 
     fprintf(stderr,
-            "viv-fuel: %" PRIu32 " functions, %" PRIu64 " charge sites, %" PRIu64
-            " check sites, %" PRIu64 " syncs, %" PRIu64 " reloads\n"
+            "viv-fuel: %" PRIu32 " functions, %" PRIu64 " charge sites, %" PRIu64 " check sites\n"
             "viv-fuel: module %zu -> %zu bytes, code section %zu -> %zu bytes (+%.1f%%), "
             "%.3f s\n",
-            st.functions, st.charge_sites, st.check_sites, st.sync_sites, st.reload_sites, in_len,
-            out_len, code_in, code_out,
+            st.functions, st.charge_sites, st.check_sites, in_len, out_len, code_in, code_out,
             code_in ? 100.0 * ((double)code_out - (double)code_in) / (double)code_in : 0.0,
             t1 - t0);
     return 0;

@@ -193,7 +193,6 @@ bool wi_decode(wio_reader *r, const wi_module_info *m, wi_instr *out)
     out->offset = at;
     out->op = op;
     out->kind = WI_OTHER;
-    out->label = 0;
 
     switch (op) {
     case 0x00: /* unreachable */
@@ -222,20 +221,16 @@ bool wi_decode(wio_reader *r, const wi_module_info *m, wi_instr *out)
     case 0x0C: /* br */
     case 0x0D: /* br_if */
         out->kind = WI_JUMP;
-        return wio_u32(r, &out->label);
-    case 0x0E: { /* br_table: n labels, then the default */
+        return u32_imm(r);
+    case 0x0E: { /* br_table */
         uint32_t n;
         out->kind = WI_JUMP;
         if (!wio_count(r, 1, &n))
             return false;
-        for (uint32_t i = 0; i <= n; i++) {
-            uint32_t l;
-            if (!wio_u32(r, &l))
+        for (uint32_t i = 0; i < n; i++)
+            if (!u32_imm(r))
                 return false;
-            if (l > out->label)
-                out->label = l;
-        }
-        return true;
+        return u32_imm(r);
     }
     case 0x10: /* call */
         return u32_imm(r);

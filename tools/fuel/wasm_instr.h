@@ -32,9 +32,6 @@ typedef struct wi_instr {
     size_t offset; /* of the opcode byte, in the input file */
     uint8_t op;
     wi_kind kind;
-    /* br, br_if: the label's depth; br_table: the largest depth among its
-     * targets and default; 0 for everything else. */
-    uint32_t label;
 } wi_instr;
 
 typedef struct wi_module_info {

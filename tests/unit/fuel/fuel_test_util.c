@@ -205,22 +205,15 @@ int t_run(const char *const argv[], char **output)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-void t_instrument_file_interrupted(const char *path, const char *out_path, int64_t initial,
-                                   int32_t interrupt)
+void t_instrument_file(const char *path, const char *out_path, int64_t initial)
 {
     size_t len, out_len;
     uint8_t *in = t_read_file(path, &len), *out;
     char err[256];
-    viv_fuel_options opt = {.initial_fuel = initial, .initial_interrupt = interrupt};
-    int rc = viv_fuel_instrument_opts(in, len, &opt, &out, &out_len, NULL, err, sizeof err);
+    int rc = viv_fuel_instrument_initial(in, len, initial, &out, &out_len, NULL, err, sizeof err);
     if (rc != 0)
         fail_msg("instrumenting %s: %s", path, err);
     t_write_file(out_path, out, out_len);
     free(in);
     free(out);
-}
-
-void t_instrument_file(const char *path, const char *out_path, int64_t initial)
-{
-    t_instrument_file_interrupted(path, out_path, initial, 0);
 }

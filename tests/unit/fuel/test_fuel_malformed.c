@@ -158,52 +158,6 @@ static void test_bad_structure(void **state)
     BODY_ERROR(bad_type_idx, "call_indirect type index 5");
 }
 
-/* v2 must know whether a branch leaves the function, so labels are checked. */
-static void test_bad_labels(void **state)
-{
-    static const uint8_t br[] = {0x00, 0x0C, 0x01, 0x0B};
-    static const uint8_t br_if[] = {0x00, 0x02, 0x40, 0x41, 0x00, 0x0D, 0x02, 0x0B, 0x0B};
-    static const uint8_t br_table[] = {0x00, 0x41, 0x00, 0x0E, 0x01, 0x00, 0x05, 0x0B};
-    static const uint8_t br_table_def[] = {0x00, 0x41, 0x00, 0x0E, 0x01, 0x07, 0x00, 0x0B};
-    static const uint8_t huge[] = {0x00, 0x0C, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F, 0x0B};
-    BODY_ERROR(br, "label 1 but only 1 are open");
-    BODY_ERROR(br_if, "label 2 but only 2 are open");
-    BODY_ERROR(br_table, "label 5");
-    BODY_ERROR(br_table_def, "label 7");
-    BODY_ERROR(huge, "label 4294967295");
-    /* header 8, type 6, function 4, code id+size+count+bodysize 4, locals 1 */
-    BODY_ERROR(br, "byte offset 23 ");
-}
-
-/* A function's parameters count towards the locals limit. */
-static void test_params_count_as_locals(void **state)
-{
-    tbuf m = {0}, t = {0};
-    tb_header(&m);
-    /* One type with 2 i32 parameters; 49997 locals + 2 + $f = 50000 fits,
-     * 49998 does not. */
-    static const uint8_t type[] = {0x01, 0x60, 0x02, 0x7F, 0x7F, 0x00};
-    static const uint8_t func[] = {0x01, 0x00};
-    static const uint8_t over[] = {0x01, 0x06, 0x01, 0xCE, 0x86, 0x03, 0x7F, 0x0B};
-    tb_put(&t, type, sizeof type);
-    tb_section(&m, 1, &t);
-    tb_put(&t, func, sizeof func);
-    tb_section(&m, 3, &t);
-    tb_put(&t, over, sizeof over);
-    tb_section(&m, 10, &t);
-    expect_error(m.d, m.len, "50000 locals");
-    /* The offset is the local group's: header 8, type 8, function 4, code
-     * id+size+count+bodysize 4, group count 1. */
-    expect_error(m.d, m.len, "byte offset 25 ");
-    m.d[m.len - 5] = 0xCD; /* 49997 */
-    uint8_t *out;
-    size_t len;
-    char err[256];
-    assert_int_equal(viv_fuel_instrument(m.d, m.len, &out, &len, NULL, err, sizeof err), 0);
-    free(out);
-    tb_free(&m);
-}
-
 static void test_deep_nesting(void **state)
 {
     size_t depth = 70000;
@@ -436,8 +390,6 @@ int main(void)
         cmocka_unit_test(test_bad_leb),
         cmocka_unit_test(test_unsupported_opcodes),
         cmocka_unit_test(test_bad_structure),
-        cmocka_unit_test(test_bad_labels),
-        cmocka_unit_test(test_params_count_as_locals),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_bad_sections),
         cmocka_unit_test(test_truncation),

@@ -1,8 +1,7 @@
 /*
  * tests/unit/fuel: exact-byte checks of what the fuel pass inserts and where,
- * on modules built by hand so every input byte is known (fuel pass v2: see
- * the shorthands in fuel_test_util.h). Each instrumented module is also run
- * through wasm-validate.
+ * on modules built by hand so every input byte is known. Each instrumented
+ * module is also run through wasm-validate.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,25 +141,14 @@ static void check_single(uint32_t type, const uint8_t *in, size_t in_len, const 
 }
 #define CHECK_SINGLE(type, in, want) check_single(type, in, sizeof(in), want, sizeof(want))
 
-/*
- * Shorthands for the common case: no globals in the input, so $fuel is
- * global 0 and $interrupt global 1; f is the fuel local.
- */
-#define E(f)    ENTRY(0, f)
-#define C(f, n) CHARGE(f, n)
-#define K(f)    CHECK(f, 0, 1)
-#define S(f)    SYNC(f, 0)
-#define R(f)    RELOAD(0, f)
-
 static void test_if_else(void **state)
 {
     static const uint8_t in[] = {0x00, 0x20, 0x00, 0x04, 0x7F, 0x41,
                                  0x01, 0x05, 0x41, 0x02, 0x0B, 0x0B};
-    /* One parameter, so $f is local 1. local.get + if = 2; then-arm const +
-     * else = 1; else-arm const + end = 1; the fallthrough exit syncs. */
-    static const uint8_t want[] = {0x01, FLOCAL, E(1),    C(1, 2), K(1), 0x20, 0x00,
-                                   0x04, 0x7F,   C(1, 1), 0x41,    0x01, 0x05, C(1, 1),
-                                   0x41, 0x02,   0x0B,    S(1),    0x0B};
+    /* local.get + if = 2; then-arm const + else = 1; else-arm const + end = 1. */
+    static const uint8_t want[] = {0x00, CHARGE(0, 2), CHECK(0), 0x20, 0x00, 0x04,
+                                   0x7F, CHARGE(0, 1), 0x41,     0x01, 0x05, CHARGE(0, 1),
+                                   0x41, 0x02,         0x0B,     0x0B};
     CHECK_SINGLE(T_I_I, in, want);
 }
 
@@ -169,13 +157,11 @@ static void test_loop_countdown(void **state)
     static const uint8_t in[] = {0x00, 0x02, 0x40, 0x03, 0x40, 0x20, 0x00, 0x45, 0x0D, 0x01, 0x20,
                                  0x00, 0x41, 0x01, 0x6B, 0x21, 0x00, 0x0C, 0x00, 0x0B, 0x0B, 0x0B};
     /* Entry is free (block, loop) but still checked; the loop header is
-     * charged 3 and checked; the rest of the body up to br is 5. Neither
-     * branch leaves the function (br_if 1 two blocks deep targets the
-     * block), so only the final end syncs. */
-    static const uint8_t want[] = {0x01,    FLOCAL, E(1), K(1), 0x02, 0x40, 0x03, 0x40,
-                                   C(1, 3), K(1),   0x20, 0x00, 0x45, 0x0D, 0x01, C(1, 5),
-                                   0x20,    0x00,   0x41, 0x01, 0x6B, 0x21, 0x00, 0x0C,
-                                   0x00,    0x0B,   0x0B, S(1), 0x0B};
+     * charged 3 and checked; the rest of the body up to br is 5. */
+    static const uint8_t want[] = {0x00,     CHECK(0), 0x02, 0x40, 0x03, 0x40, CHARGE(0, 3),
+                                   CHECK(0), 0x20,     0x00, 0x45, 0x0D, 0x01, CHARGE(0, 5),
+                                   0x20,     0x00,     0x41, 0x01, 0x6B, 0x21, 0x00,
+                                   0x0C,     0x00,     0x0B, 0x0B, 0x0B};
     CHECK_SINGLE(T_I_V, in, want);
 }
 
@@ -183,19 +169,18 @@ static void test_free_ops_br_table_unreachable(void **state)
 {
     static const uint8_t in[] = {0x00, 0x01, 0x41, 0x05, 0x1A, 0x02, 0x40, 0x41,
                                  0x00, 0x0E, 0x01, 0x00, 0x00, 0x0B, 0x00, 0x0B};
-    /* nop, drop and block are free: const, const, br_table = 3. The
-     * br_table stays inside; a user unreachable gets no sync. */
-    static const uint8_t want[] = {0x01, FLOCAL, E(0),    C(0, 3), K(0), 0x01, 0x41, 0x05,
-                                   0x1A, 0x02,   0x40,    0x41,    0x00, 0x0E, 0x01, 0x00,
-                                   0x00, 0x0B,   C(0, 1), 0x00,    S(0), 0x0B};
+    /* nop, drop and block are free: const, const, br_table = 3. */
+    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0),     0x01, 0x41, 0x05, 0x1A,
+                                   0x02, 0x40,         0x41,         0x00, 0x0E, 0x01, 0x00,
+                                   0x00, 0x0B,         CHARGE(0, 1), 0x00, 0x0B};
     CHECK_SINGLE(T_V_V, in, want);
 }
 
 static void test_return_starts_segment(void **state)
 {
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x0F, 0x41, 0x02, 0x0B};
-    static const uint8_t want[] = {0x01, FLOCAL, E(1),    C(1, 2), K(1), 0x41, 0x01,
-                                   S(1), 0x0F,   C(1, 1), 0x41,    0x02, S(1), 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 2), CHECK(0), 0x41, 0x01,
+                                   0x0F, CHARGE(0, 1), 0x41,     0x02, 0x0B};
     CHECK_SINGLE(T_I_I, in, want);
 }
 
@@ -203,13 +188,9 @@ static void test_calls_do_not_split(void **state)
 {
     static const uint8_t caller[] = {0x00, 0x41, 0x07, 0x10, 0x01, 0x10, 0x01, 0x1A, 0x0B};
     static const uint8_t callee[] = {0x00, 0x20, 0x00, 0x0B};
-    /* One sync before the first call. After it $fuel is exact and nothing
-     * reads $f again, so there is no sync before the second call, no reload
-     * and no sync at the exit. */
-    static const uint8_t want_caller[] = {0x01, FLOCAL, E(0), C(0, 3), K(0), 0x41, 0x07,
-                                          S(0), 0x10,   0x01, 0x10,    0x01, 0x1A, 0x0B};
-    static const uint8_t want_callee[] = {0x01, FLOCAL, E(1), C(1, 1), K(1),
-                                          0x20, 0x00,   S(1), 0x0B};
+    static const uint8_t want_caller[] = {0x00, CHARGE(0, 3), CHECK(0), 0x41, 0x07, 0x10,
+                                          0x01, 0x10,         0x01,     0x1A, 0x0B};
+    static const uint8_t want_callee[] = {0x00, CHARGE(0, 1), CHECK(0), 0x20, 0x00, 0x0B};
     fn fns[] = {FN(T_V_V, caller), FN(T_I_I, callee)};
     mspec s = {fns, 2, 0, 0, 0};
     tbuf m = {0};
@@ -222,184 +203,15 @@ static void test_calls_do_not_split(void **state)
     assert_int_equal(st.functions, 2);
     assert_int_equal(st.charge_sites, 2);
     assert_int_equal(st.check_sites, 2);
-    assert_int_equal(st.sync_sites, 2);
-    assert_int_equal(st.reload_sites, 0);
-    free(out);
-    tb_free(&m);
-}
-
-/*
- * Every way out of a function: br_if and br_table to the function label
- * (from inside a block), return, br_if at depth 0, and the fallthrough.
- * Each is preceded by a sync; the inner end, the else and the inner if
- * need none.
- */
-static void test_exits_sync(void **state)
-{
-    /* clang-format off */
-    static const uint8_t in[] = {
-        0x00,                                           /* no locals */
-        0x02, 0x7F,                                     /* block (result i32) */
-        0x20, 0x00, 0x20, 0x00, 0x0D, 0x01,             /* get get br_if 1: out */
-        0x20, 0x00, 0x20, 0x00, 0x0E, 0x01, 0x00, 0x01, /* get get br_table 0 1: out */
-        0x0B,                                           /* end */
-        0x20, 0x00, 0x04, 0x7F,                         /* get if (result i32) */
-        0x41, 0x07, 0x0F,                               /* const return */
-        0x05, 0x41, 0x08, 0x0B,                         /* else const end */
-        0x6A, 0x20, 0x00, 0x0D, 0x00,                   /* add get br_if 0: out */
-        0x41, 0x03, 0x6A, 0x0B,                         /* const add end */
-    };
-    static const uint8_t want[] = {
-        0x01, FLOCAL, E(1), C(1, 3), K(1),
-        0x02, 0x7F, 0x20, 0x00, 0x20, 0x00, S(1), 0x0D, 0x01,
-        C(1, 3), 0x20, 0x00, 0x20, 0x00, S(1), 0x0E, 0x01, 0x00, 0x01,
-        0x0B,
-        C(1, 2), 0x20, 0x00, 0x04, 0x7F,
-        C(1, 2), 0x41, 0x07, S(1), 0x0F,
-        0x05, C(1, 1), 0x41, 0x08, 0x0B,
-        C(1, 3), 0x6A, 0x20, 0x00, S(1), 0x0D, 0x00,
-        C(1, 2), 0x41, 0x03, 0x6A, S(1), 0x0B,
-    };
-    /* clang-format on */
-    fn f = FN(T_I_I, in);
-    mspec s = {&f, 1, 0, 0, 0};
-    tbuf m = {0};
-    build(&m, &s);
-    size_t len;
-    viv_fuel_stats st;
-    uint8_t *out = instrument(&m, &len, &st);
-    expect_body(out, len, 0, want, sizeof want);
-    assert_int_equal(st.charge_sites, 7);
-    assert_int_equal(st.check_sites, 1);
-    assert_int_equal(st.sync_sites, 5);
-    assert_int_equal(st.reload_sites, 0);
-    free(out);
-    tb_free(&m);
-}
-
-/*
- * Where $f is reloaded after calls: before whatever ends the segment (inner
- * br_if, br_table, if, end, loop) and before a conditional exit (where the
- * sync is not needed: $fuel is exact), but not before return, an
- * unconditional exit or a second call. Function 0 is the callee. The final
- * end, dead after `br 0`, still gets its sync.
- */
-static void test_reloads_after_calls(void **state)
-{
-    static const uint8_t callee[] = {0x00, 0x20, 0x00, 0x0B};
-    /* clang-format off */
-    static const uint8_t in[] = {
-        0x00,                               /* no locals */
-        0x02, 0x7F,                         /* block (result i32) */
-        0x20, 0x00, 0x10, 0x00, 0x10, 0x00, /* get call call */
-        0x20, 0x00, 0x0D, 0x00,             /* get br_if 0: inside */
-        0x10, 0x00,                         /* call */
-        0x20, 0x00, 0x0E, 0x01, 0x00, 0x01, /* get br_table 0 1: may leave */
-        0x0B,                               /* end */
-        0x10, 0x00, 0x20, 0x00, 0x0D, 0x00, /* call get br_if 0: may leave */
-        0x10, 0x00, 0x20, 0x00, 0x04, 0x01, /* call get if (type 1) */
-        0x10, 0x00, 0x0F,                   /* call return */
-        0x05, 0x10, 0x00, 0x0B,             /* else call end */
-        0x10, 0x00, 0x03, 0x01,             /* call loop (type 1) */
-        0x10, 0x00, 0x0B,                   /* call end */
-        0x10, 0x00, 0x0C, 0x00,             /* call br 0: leaves */
-        0x0B,
-    };
-    static const uint8_t want[] = {
-        0x01, FLOCAL, E(1), C(1, 5), K(1),
-        0x02, 0x7F, 0x20, 0x00, S(1), 0x10, 0x00, 0x10, 0x00, 0x20, 0x00, R(1), 0x0D, 0x00,
-        C(1, 3), S(1), 0x10, 0x00, 0x20, 0x00, R(1), 0x0E, 0x01, 0x00, 0x01,
-        0x0B,
-        C(1, 3), S(1), 0x10, 0x00, 0x20, 0x00, R(1), 0x0D, 0x00,
-        C(1, 3), S(1), 0x10, 0x00, 0x20, 0x00, R(1), 0x04, 0x01,
-        C(1, 2), S(1), 0x10, 0x00, 0x0F,
-        0x05, C(1, 1), S(1), 0x10, 0x00, R(1), 0x0B,
-        C(1, 1), S(1), 0x10, 0x00, R(1), 0x03, 0x01,
-        C(1, 1), K(1), S(1), 0x10, 0x00, R(1), 0x0B,
-        C(1, 2), S(1), 0x10, 0x00, 0x0C, 0x00,
-        S(1), 0x0B,
-    };
-    /* clang-format on */
-    fn fns[] = {FN(T_I_I, callee), FN(T_I_I, in)};
-    mspec s = {fns, 2, 0, 0, 0};
-    tbuf m = {0};
-    build(&m, &s);
-    size_t len;
-    viv_fuel_stats st;
-    uint8_t *out = instrument(&m, &len, &st);
-    expect_body(out, len, 1, want, sizeof want);
-    assert_int_equal(st.sync_sites, 1 + 10);
-    assert_int_equal(st.reload_sites, 7);
     free(out);
     tb_free(&m);
 }
 
 static void test_locals_kept(void **state)
 {
-    /* Locals 0..3 exist, so $f is local 4, declared after them. */
     static const uint8_t in[] = {0x02, 0x01, 0x7F, 0x03, 0x7E, 0x0B};
-    static const uint8_t want[] = {0x03, 0x01, 0x7F, 0x03, 0x7E, FLOCAL, E(4), K(4), S(4), 0x0B};
+    static const uint8_t want[] = {0x02, 0x01, 0x7F, 0x03, 0x7E, CHECK(0), 0x0B};
     CHECK_SINGLE(T_V_V, in, want);
-}
-
-/*
- * 127 local declarations plus $f's make 128: the count grows to two bytes.
- * With the parameter, $f is local 128, also two bytes (0x80 0x01).
- */
-static void test_many_local_groups(void **state)
-{
-    tbuf in = {0}, want = {0};
-    tb_u32(&in, 127);
-    tb_u32(&want, 128);
-    for (int i = 0; i < 127; i++) {
-        static const uint8_t group[] = {0x01, 0x7F};
-        tb_put(&in, group, sizeof group);
-        tb_put(&want, group, sizeof group);
-    }
-    static const uint8_t code[] = {0x20, 0x00, 0x0B};
-    /* clang-format off */
-    static const uint8_t instrumented[] = {
-        FLOCAL,
-        0x23, 0x00, 0x21, 0x80, 0x01,                               /* entry */
-        0x20, 0x80, 0x01, 0x42, 0x01, 0x7D, 0x21, 0x80, 0x01,       /* charge 1 */
-        0x20, 0x80, 0x01, 0x42, 0x00, 0x53, 0x23, 0x01, 0x72, 0x04, /* check */
-        0x40, 0x20, 0x80, 0x01, 0x24, 0x00, 0x00, 0x0B,             /* ... */
-        0x20, 0x00,                                                 /* local.get 0 */
-        0x20, 0x80, 0x01, 0x24, 0x00,                               /* sync */
-        0x0B,
-    };
-    /* clang-format on */
-    tb_put(&in, code, sizeof code);
-    tb_put(&want, instrumented, sizeof instrumented);
-    check_single(T_I_I, in.d, in.len, want.d, want.len);
-    tb_free(&in);
-    tb_free(&want);
-}
-
-/* Parameters, locals and $f must fit in 50000. */
-static void test_locals_limit(void **state)
-{
-    /* 1 parameter + 49998 locals + $f = 50000: accepted, $f is local 49999. */
-    static const uint8_t ok[] = {0x01, 0xCE, 0x86, 0x03, 0x7F, 0x0B};
-    static const uint8_t want[] = {0x02, 0xCE, 0x86, 0x03, 0x7F, FLOCAL, 0x23, 0x00, 0x21, 0xCF,
-                                   0x86, 0x03, 0x20, 0xCF, 0x86, 0x03,   0x42, 0x00, 0x53, 0x23,
-                                   0x01, 0x72, 0x04, 0x40, 0x20, 0xCF,   0x86, 0x03, 0x24, 0x00,
-                                   0x00, 0x0B, 0x20, 0xCF, 0x86, 0x03,   0x24, 0x00, 0x0B};
-    CHECK_SINGLE(T_I_V, ok, want);
-
-    /* One more local does not fit. */
-    static const uint8_t over[] = {0x01, 0xCF, 0x86, 0x03, 0x7F, 0x0B};
-    fn f = FN(T_I_V, over);
-    mspec s = {&f, 1, 0, 0, 0};
-    tbuf m = {0};
-    build(&m, &s);
-    uint8_t *out;
-    size_t len;
-    char err[256];
-    assert_int_equal(viv_fuel_instrument(m.d, m.len, &out, &len, NULL, err, sizeof err), -1);
-    assert_non_null(strstr(err, "50000 locals"));
-    assert_non_null(strstr(err, "byte offset"));
-    tb_free(&m);
 }
 
 /* A cost of 70 needs a two-byte signed LEB (one byte holds up to 63). */
@@ -407,9 +219,7 @@ static void test_multibyte_cost(void **state)
 {
     tbuf in = {0}, want = {0};
     static const uint8_t pair[] = {0x41, 0x00, 0x1A};
-    static const uint8_t head[] = {0x01, FLOCAL, E(0), 0x20, 0x00, 0x42,
-                                   0xC6, 0x00,   0x7D, 0x21, 0x00, K(0)};
-    static const uint8_t tail[] = {S(0), 0x0B};
+    static const uint8_t head[] = {0x00, 0x23, 0x00, 0x42, 0xC6, 0x00, 0x7D, 0x24, 0x00, CHECK(0)};
     tb_u8(&in, 0x00);
     tb_put(&want, head, sizeof head);
     for (int i = 0; i < 70; i++) {
@@ -417,7 +227,7 @@ static void test_multibyte_cost(void **state)
         tb_put(&want, pair, sizeof pair);
     }
     tb_u8(&in, 0x0B);
-    tb_put(&want, tail, sizeof tail);
+    tb_u8(&want, 0x0B);
     check_single(T_V_V, in.d, in.len, want.d, want.len);
     tb_free(&in);
     tb_free(&want);
@@ -428,9 +238,9 @@ static void test_typeidx_blocktype_select_t_signext(void **state)
 {
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x02, 0xC0, 0x00, 0x41, 0x02, 0x6A, 0x0B,
                                  0xC0, 0x41, 0x03, 0x41, 0x00, 0x1C, 0x01, 0x7F, 0x1A, 0x0B};
-    static const uint8_t want[] = {0x01, FLOCAL, E(0), C(0, 3), K(0), 0x41,    0x01, 0x02, 0xC0,
-                                   0x00, 0x41,   0x02, 0x6A,    0x0B, C(0, 4), 0xC0, 0x41, 0x03,
-                                   0x41, 0x00,   0x1C, 0x01,    0x7F, 0x1A,    S(0), 0x0B};
+    static const uint8_t want[] = {
+        0x00,         CHARGE(0, 3), CHECK(0), 0x41, 0x01, 0x02, 0xC0, 0x00, 0x41, 0x02, 0x6A, 0x0B,
+        CHARGE(0, 4), 0xC0,         0x41,     0x03, 0x41, 0x00, 0x1C, 0x01, 0x7F, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
     mspec s = {&f, 1, 62, 0, 0};
     tbuf m = {0};
@@ -450,15 +260,14 @@ static const tsec *find(const tsec *secs, int n, uint8_t id)
     return NULL;
 }
 
-/* The export section ends with the two exports the pass appends. */
-static void expect_fuel_exports(const uint8_t *out, const tsec *secs, int n, uint32_t count,
-                                uint32_t fuel_index)
+static void expect_fuel_export(const uint8_t *out, const tsec *secs, int n, uint32_t count,
+                               uint32_t index)
 {
     const tsec *e = find(secs, n, 7);
     assert_non_null(e);
     size_t pos = e->content;
     assert_int_equal(t_uleb(out, &pos), count);
-    for (uint32_t i = 0; i + 2 < count; i++) {
+    for (uint32_t i = 0; i + 1 < count; i++) {
         pos += t_uleb(out, &pos);
         pos++;
         t_uleb(out, &pos);
@@ -467,22 +276,14 @@ static void expect_fuel_exports(const uint8_t *out, const tsec *secs, int n, uin
     assert_memory_equal(out + pos, "vivarium_fuel", 13);
     pos += 13;
     assert_int_equal(out[pos++], 0x03);
-    assert_int_equal(t_uleb(out, &pos), fuel_index);
-    assert_int_equal(t_uleb(out, &pos), 18);
-    assert_memory_equal(out + pos, "vivarium_interrupt", 18);
-    assert_string_equal(VIV_FUEL_INTERRUPT_EXPORT_NAME, "vivarium_interrupt");
-    pos += 18;
-    assert_int_equal(out[pos++], 0x03);
-    assert_int_equal(t_uleb(out, &pos), fuel_index + 1);
+    assert_int_equal(t_uleb(out, &pos), index);
     assert_int_equal(pos, e->content + e->size);
 }
 
 static void test_index_after_imported_and_defined_globals(void **state)
 {
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x1A, 0x0B};
-    /* $fuel is global 3, $interrupt global 4. */
-    static const uint8_t want[] = {0x01, FLOCAL, ENTRY(3, 0), CHARGE(0, 1), CHECK(0, 3, 4),
-                                   0x41, 0x01,   0x1A,        SYNC(0, 3),   0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(3, 1), CHECK(3), 0x41, 0x01, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
     mspec s = {&f, 1, 0, 2, 1};
     tbuf m = {0};
@@ -496,11 +297,12 @@ static void test_index_after_imported_and_defined_globals(void **state)
     const tsec *g = find(secs, n, 6);
     assert_non_null(g);
     size_t pos = g->content;
-    assert_int_equal(t_uleb(out, &pos), 3);
-    static const uint8_t ours[] = {0x7E, 0x01, 0x42, 0x00, 0x0B, 0x7F, 0x01, 0x41, 0x00, 0x0B};
-    assert_int_equal(g->size, 1 + 5 + sizeof ours);
-    assert_memory_equal(out + g->content + g->size - sizeof ours, ours, sizeof ours);
-    expect_fuel_exports(out, secs, n, 2, 3);
+    assert_int_equal(t_uleb(out, &pos), 2);
+    static const uint8_t fuel_global[] = {0x7E, 0x01, 0x42, 0x00, 0x0B};
+    assert_int_equal(g->size, 1 + 5 + sizeof fuel_global);
+    assert_memory_equal(out + g->content + g->size - sizeof fuel_global, fuel_global,
+                        sizeof fuel_global);
+    expect_fuel_export(out, secs, n, 1, 3);
     free(out);
     tb_free(&m);
 }
@@ -508,11 +310,8 @@ static void test_index_after_imported_and_defined_globals(void **state)
 static void test_multibyte_global_index(void **state)
 {
     static const uint8_t in[] = {0x00, 0x0B};
-    /* $fuel is global 200 (0xC8 0x01), $interrupt 201 (0xC9 0x01). */
-    static const uint8_t want[] = {0x01, FLOCAL, 0x23, 0xC8, 0x01, 0x21, 0x00, 0x20,
-                                   0x00, 0x42,   0x00, 0x53, 0x23, 0xC9, 0x01, 0x72,
-                                   0x04, 0x40,   0x20, 0x00, 0x24, 0xC8, 0x01, 0x00,
-                                   0x0B, 0x20,   0x00, 0x24, 0xC8, 0x01, 0x0B};
+    static const uint8_t want[] = {0x00, 0x23, 0xC8, 0x01, 0x42, 0x00,
+                                   0x53, 0x04, 0x40, 0x00, 0x0B, 0x0B};
     fn f = FN(T_V_V, in);
     mspec s = {&f, 1, 0, 0, 200};
     tbuf m = {0};
@@ -522,30 +321,9 @@ static void test_multibyte_global_index(void **state)
     expect_body(out, len, 0, want, sizeof want);
     tsec secs[16];
     int n = t_sections(out, len, secs, 16);
-    expect_fuel_exports(out, secs, n, 2, 200);
+    expect_fuel_export(out, secs, n, 1, 200);
     free(out);
     tb_free(&m);
-}
-
-/* The global section ends ... i64.const FUEL end, i32 mut i32.const INT end. */
-static void expect_initial(const uint8_t *out, size_t len, const uint8_t *fuel, size_t nfuel,
-                           const uint8_t *intr, size_t nintr)
-{
-    tsec secs[16];
-    int n = t_sections(out, len, secs, 16);
-    const tsec *g = find(secs, n, 6);
-    assert_non_null(g);
-    const uint8_t *e = out + g->content + g->size;
-    assert_int_equal(e[-1], 0x0B);
-    assert_memory_equal(e - 1 - nintr, intr, nintr);
-    e -= 1 + nintr;
-    assert_int_equal(e[-1], 0x41);
-    assert_int_equal(e[-2], 0x01);
-    assert_int_equal(e[-3], 0x7F);
-    e -= 3;
-    assert_int_equal(e[-1], 0x0B);
-    assert_memory_equal(e - 1 - nfuel, fuel, nfuel);
-    assert_int_equal(e[-2 - (int)nfuel], 0x42);
 }
 
 static void test_initial_value(void **state)
@@ -561,7 +339,6 @@ static void test_initial_value(void **state)
         size_t n;
     } cases[] = {
         {1000000, {0xC0, 0x84, 0x3D}, 3}, {-1, {0x7F}, 1}, {63, {0x3F}, 1}, {64, {0xC0, 0x00}, 2}};
-    static const uint8_t zero[] = {0x00};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         uint8_t *out;
         size_t len;
@@ -569,25 +346,16 @@ static void test_initial_value(void **state)
         assert_int_equal(
             viv_fuel_instrument_initial(m.d, m.len, cases[c].v, &out, &len, NULL, err, sizeof err),
             0);
-        expect_initial(out, len, cases[c].enc, cases[c].n, zero, 1);
-        free(out);
-
-        /* The same values for $interrupt through the options (tests only). */
-        viv_fuel_options opt = {.initial_fuel = 5, .initial_interrupt = (int32_t)cases[c].v};
-        assert_int_equal(
-            viv_fuel_instrument_opts(m.d, m.len, &opt, &out, &len, NULL, err, sizeof err), 0);
-        static const uint8_t five[] = {0x05};
-        expect_initial(out, len, five, 1, cases[c].enc, cases[c].n);
+        tsec secs[16];
+        int n = t_sections(out, len, secs, 16);
+        const tsec *g = find(secs, n, 6);
+        assert_non_null(g);
+        const uint8_t *e = out + g->content + g->size;
+        assert_int_equal(e[-1], 0x0B);
+        assert_memory_equal(e - 1 - cases[c].n, cases[c].enc, cases[c].n);
+        assert_int_equal(e[-2 - (int)cases[c].n], 0x42);
         free(out);
     }
-    /* NULL options: both zero. */
-    uint8_t *out;
-    size_t len;
-    char err[256];
-    assert_int_equal(viv_fuel_instrument_opts(m.d, m.len, NULL, &out, &len, NULL, err, sizeof err),
-                     0);
-    expect_initial(out, len, zero, 1, zero, 1);
-    free(out);
     tb_free(&m);
 }
 
@@ -744,7 +512,7 @@ static void test_existing_exports_kept(void **state)
     const tsec *e = find(secs, n, 7);
     assert_non_null(e);
     assert_memory_equal(out + e->content + 1, exp + 1, sizeof exp - 1);
-    expect_fuel_exports(out, secs, n, 3, 0);
+    expect_fuel_export(out, secs, n, 2, 0);
 
     /* Instrumenting twice would charge twice: refuse. */
     uint8_t *again;
@@ -754,20 +522,6 @@ static void test_existing_exports_kept(void **state)
     assert_non_null(strstr(err, VIV_FUEL_EXPORT_NAME));
     assert_null(again);
     free(out);
-    tb_free(&m);
-
-    /* Exporting either name is enough to be refused. */
-    static const uint8_t intr[] = {0x01, 0x12, 'v', 'i', 'v', 'a', 'r', 'i', 'u', 'm',  '_',
-                                   'i',  'n',  't', 'e', 'r', 'r', 'u', 'p', 't', 0x00, 0x00};
-    tb_header(&m);
-    minimal_funcs(&m, true, true, false);
-    tb_put(&t, intr, sizeof intr);
-    tb_section(&m, 7, &t);
-    minimal_funcs(&m, false, false, true);
-    assert_int_equal(viv_fuel_instrument(m.d, m.len, &again, &again_len, NULL, err, sizeof err),
-                     -1);
-    assert_non_null(strstr(err, VIV_FUEL_INTERRUPT_EXPORT_NAME));
-    assert_non_null(strstr(err, "byte offset"));
     tb_free(&m);
 }
 
@@ -779,11 +533,7 @@ int main(void)
         cmocka_unit_test(test_free_ops_br_table_unreachable),
         cmocka_unit_test(test_return_starts_segment),
         cmocka_unit_test(test_calls_do_not_split),
-        cmocka_unit_test(test_exits_sync),
-        cmocka_unit_test(test_reloads_after_calls),
         cmocka_unit_test(test_locals_kept),
-        cmocka_unit_test(test_many_local_groups),
-        cmocka_unit_test(test_locals_limit),
         cmocka_unit_test(test_multibyte_cost),
         cmocka_unit_test(test_typeidx_blocktype_select_t_signext),
         cmocka_unit_test(test_index_after_imported_and_defined_globals),
