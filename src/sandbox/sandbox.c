@@ -3,10 +3,8 @@
  * per-execution set-up around the child process: the private program
  * directory and the temporary workspace.
  */
-#define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +13,7 @@
 
 #include "compile.h"
 #include "sandbox_internal.h"
+#include "session_internal.h"
 
 #ifndef VIV_DEFAULT_GUEST
 #define VIV_DEFAULT_GUEST "/usr/local/lib/vivarium/python.wasm"
@@ -131,20 +130,24 @@ void viv_sandbox_destroy(viv_sandbox *sb)
 
 /* --- temporary directories -------------------------------------------------- */
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)ftw;
-    /* FTW_PHYS: symlinks are removed, never followed. */
-    if (flag == FTW_DP) {
-        return rmdir(path) == 0 || errno == ENOENT ? 0 : 0;
-    }
-    unlink(path);
-    return 0;
-}
-
+/* Removes a temporary directory the guest may have filled with anything,
+ * including trees deeper than PATH_MAX: the walk goes by descriptor, never
+ * follows a symlink and never crosses into another file system. */
 static void remove_tree(const char *dir)
 {
-    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", dir);
+    char *slash = strrchr(parent, '/');
+    if (slash == NULL || slash[1] == '\0') {
+        return;
+    }
+    *slash = '\0';
+    int pfd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0) {
+        return;
+    }
+    (void)viv_session_rmtree_at(pfd, slash + 1);
+    close(pfd);
 }
 
 static int make_temp_dir(char *buf, size_t len, const char *what)
