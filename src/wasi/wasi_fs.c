@@ -506,6 +506,21 @@ uint32_t viv_wasi_path_remove_directory(viv_wasi *w, uint32_t fd, uint32_t path,
     return remove_common(w, fd, path, path_len, true);
 }
 
+/* The two directories and two guest paths that rename and link take. */
+static uint32_t load_pair(viv_wasi *w, uint32_t fd1, uint32_t path1, uint32_t len1, uint32_t fd2,
+                          uint32_t path2, uint32_t len2, viv_fd **dir1, viv_fd **dir2, gpath *p1,
+                          gpath *p2)
+{
+    uint32_t e = dir_of(w, fd1, dir1);
+    if (e == 0)
+        e = dir_of(w, fd2, dir2);
+    if (e == 0)
+        e = gpath_load(w, path1, len1, p1);
+    if (e == 0)
+        e = gpath_load(w, path2, len2, p2);
+    return e;
+}
+
 uint32_t viv_wasi_path_rename(viv_wasi *w, uint32_t fd, uint32_t old_path, uint32_t old_path_len,
                               uint32_t new_fd, uint32_t new_path, uint32_t new_path_len)
 {
@@ -515,13 +530,8 @@ uint32_t viv_wasi_path_rename(viv_wasi *w, uint32_t fd, uint32_t old_path, uint3
         return VIV_WASI_ENOMEM;
     np = op + 1;
     split os = {.parent = -1}, ns = {.parent = -1};
-    uint32_t e = dir_of(w, fd, &od);
-    if (e == 0)
-        e = dir_of(w, new_fd, &nd);
-    if (e == 0)
-        e = gpath_load(w, old_path, old_path_len, op);
-    if (e == 0)
-        e = gpath_load(w, new_path, new_path_len, np);
+    uint32_t e =
+        load_pair(w, fd, old_path, old_path_len, new_fd, new_path, new_path_len, &od, &nd, op, np);
     if (e != 0)
         goto out;
     if (od->readonly || nd->readonly) {
@@ -721,13 +731,8 @@ uint32_t viv_wasi_path_link(viv_wasi *w, uint32_t old_fd, uint32_t old_flags, ui
         return VIV_WASI_ENOMEM;
     np = op + 1;
     split os = {.parent = -1}, ns = {.parent = -1};
-    uint32_t e = dir_of(w, old_fd, &od);
-    if (e == 0)
-        e = dir_of(w, new_fd, &nd);
-    if (e == 0)
-        e = gpath_load(w, old_path, old_path_len, op);
-    if (e == 0)
-        e = gpath_load(w, new_path, new_path_len, np);
+    uint32_t e = load_pair(w, old_fd, old_path, old_path_len, new_fd, new_path, new_path_len, &od,
+                           &nd, op, np);
     if (e != 0)
         goto out;
     /* A link out of a read-only mount would make its file writable through
