@@ -449,19 +449,27 @@ uint32_t viv_wasi_path_open(viv_wasi *w, uint32_t dirfd, uint32_t dirflags, uint
 
 /* ---- operations on a final name ------------------------------------------ */
 
-uint32_t viv_wasi_path_create_directory(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len)
+/* The directory that will hold a new or removed name, for the calls that
+ * change a directory: read-only mounts refuse before anything is resolved. */
+static uint32_t writable_parent(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len,
+                                gpath *p, split *sp)
 {
     viv_fd *dir;
-    gpath p;
-    split sp;
     uint32_t e = dir_of(w, fd, &dir);
     if (e == 0)
-        e = gpath_load(w, path, path_len, &p);
+        e = gpath_load(w, path, path_len, p);
     if (e != 0)
         return e;
     if (dir->readonly)
-        return viv_refuse_readonly(w, p.s);
-    e = resolve_parent(w, dir, &p, &sp);
+        return viv_refuse_readonly(w, p->s);
+    return resolve_parent(w, dir, p, sp);
+}
+
+uint32_t viv_wasi_path_create_directory(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len)
+{
+    gpath p;
+    split sp;
+    uint32_t e = writable_parent(w, fd, path, path_len, &p, &sp);
     if (e != 0)
         return e;
     if (sp.dots)
@@ -475,17 +483,9 @@ uint32_t viv_wasi_path_create_directory(viv_wasi *w, uint32_t fd, uint32_t path,
 static uint32_t remove_common(viv_wasi *w, uint32_t fd, uint32_t path, uint32_t path_len,
                               bool is_dir)
 {
-    viv_fd *dir;
     gpath p;
     split sp;
-    uint32_t e = dir_of(w, fd, &dir);
-    if (e == 0)
-        e = gpath_load(w, path, path_len, &p);
-    if (e != 0)
-        return e;
-    if (dir->readonly)
-        return viv_refuse_readonly(w, p.s);
-    e = resolve_parent(w, dir, &p, &sp);
+    uint32_t e = writable_parent(w, fd, path, path_len, &p, &sp);
     if (e != 0)
         return e;
     if (sp.dots) /* what Linux answers for rmdir/unlink of "." and ".." */
