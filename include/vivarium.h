@@ -288,6 +288,20 @@ VIV_API void viv_sandbox_destroy(viv_sandbox *sb);
  * sandbox, or be detached with NULL first). */
 VIV_API void viv_sandbox_set_logger(viv_sandbox *sb, viv_logger *logger);
 
+/*
+ * A cancellation token: another thread (or a signal handler) triggers it
+ * and the execution it was passed to stops at once, its process killed,
+ * with trap_reason "cancelled". Triggering is sticky until reset, so a
+ * token triggered before the execution starts stops it before any guest
+ * code runs. viv_cancel_trigger is thread-safe and async-signal-safe.
+ */
+typedef struct viv_cancel viv_cancel;
+VIV_API viv_status viv_cancel_create(viv_cancel **out, viv_error *err);
+VIV_API void viv_cancel_destroy(viv_cancel *c);
+VIV_API void viv_cancel_trigger(viv_cancel *c);
+VIV_API bool viv_cancel_triggered(const viv_cancel *c);
+VIV_API void viv_cancel_reset(viv_cancel *c);
+
 /* Optional per-execution inputs. Zero-initialise, then set what you need. */
 typedef struct viv_exec_options {
     const char *filename;    /* name the program is shown under; default "main.py" */
@@ -305,6 +319,7 @@ typedef struct viv_exec_options {
      * sessions set means a new session with a fresh id. */
     viv_session_store *sessions;
     const char *session_id;
+    viv_cancel *cancel; /* borrowed; may be NULL */
 } viv_exec_options;
 
 typedef struct viv_result viv_result;
@@ -367,7 +382,8 @@ typedef enum viv_trap_reason {
     VIV_TRAP_TIMEOUT,
     VIV_TRAP_PROC_EXIT, /* a non-zero exit status through WASI proc_exit */
     VIV_TRAP_TRAP,      /* any other wasm trap */
-    VIV_TRAP_HOST_ERROR
+    VIV_TRAP_HOST_ERROR,
+    VIV_TRAP_CANCELLED /* stopped through a viv_cancel token */
 } viv_trap_reason;
 
 /* "out_of_fuel", ... ; NULL for VIV_TRAP_NONE. */

@@ -19,6 +19,7 @@ enum {
     VIV_EXIT_USAGE = 125, /* usage or policy error: nothing ran */
     VIV_EXIT_TRAPPED = 126,
     VIV_EXIT_NO_GUEST = 127,
+    VIV_EXIT_INTERRUPTED = 130, /* SIGINT/SIGTERM cancelled the execution */
 };
 
 int viv_cli_run(int argc, char **argv);

@@ -1,6 +1,7 @@
 /*
  * src/cli/run.c: `vivarium run`.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,18 @@ static const char run_usage_tail[] =
     "\n"
     "Exit status: the guest's own status (0-123; higher statuses are reported as 123),\n"
     "124 timeout, 125 usage or policy error (nothing ran), 126 stopped by a trap or a\n"
-    "limit, 127 guest module not found or not compiled. --json keeps the same status.\n";
+    "limit, 127 guest module not found or not compiled, 130 interrupted (SIGINT or\n"
+    "SIGTERM stops the guest; the result says trap_reason \"cancelled\"). --json keeps\n"
+    "the same status.\n";
+
+/* The one token a signal handler may reach: the CLI runs one execution. */
+static viv_cancel *interrupt_token;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    viv_cancel_trigger(interrupt_token);
+}
 
 static void stream_output(void *user, int stream, const char *bytes, size_t len)
 {
@@ -66,6 +78,14 @@ int viv_cli_run(int argc, char **argv)
         return viv_cli_fail("run", st, &err);
     }
     viv_sandbox_set_logger(sb, logger);
+    viv_cancel *cancel = NULL;
+    if (viv_cancel_create(&cancel, &err) == VIV_OK) {
+        interrupt_token = cancel;
+        struct sigaction sa = {.sa_handler = on_interrupt};
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
     viv_exec_options eo = {
         .filename = c.filename,
         .args = (const char *const *)(argv + c.first_arg),
@@ -75,9 +95,14 @@ int viv_cli_run(int argc, char **argv)
         .stdin_len = c.stdin_len,
         .sessions = store,
         .session_id = c.session_id,
+        .cancel = cancel,
     };
     viv_result *res = NULL;
     st = viv_sandbox_execute(sb, c.program, c.program_len, &eo, &res, &err);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    interrupt_token = NULL;
+    viv_cancel_destroy(cancel);
     viv_sandbox_destroy(sb);
     viv_session_store_close(store);
     viv_logger_free(logger);
@@ -97,6 +122,8 @@ int viv_cli_run(int argc, char **argv)
     }
     if (viv_result_trap_reason(res) == VIV_TRAP_TIMEOUT) {
         rc = VIV_EXIT_TIMEOUT;
+    } else if (viv_result_trap_reason(res) == VIV_TRAP_CANCELLED) {
+        rc = VIV_EXIT_INTERRUPTED;
     } else if (viv_result_trapped(res)) {
         rc = VIV_EXIT_TRAPPED;
     } else {

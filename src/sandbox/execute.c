@@ -419,6 +419,18 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
     res->fuel_budget = p->fuel_budget;
     res->memory_limit = (uint64_t)p->memory_bytes;
 
+    if (viv_cancel_triggered(opts->cancel)) {
+        res->reason = VIV_TRAP_CANCELLED;
+        res->trapped = true;
+        res->exit_code = -1;
+        snprintf(res->trap_message, sizeof res->trap_message,
+                 "cancelled by the caller before it started");
+        static const char line[] = "Execution trapped: cancelled\n";
+        size_t accepted;
+        capture_append(&res->err, line, sizeof line - 1, &accepted);
+        res->success = false;
+        return VIV_OK;
+    }
     child_report *rep =
         mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (rep == MAP_FAILED) {
@@ -466,9 +478,13 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
     close(err_pipe[1]);
 
     int fds[2] = {out_pipe[0], err_pipe[0]};
-    bool killed = false;
+    int cancel_fd = viv_cancel_fd(opts->cancel);
+    bool killed = false, cancelled = false;
     while (fds[0] >= 0 || fds[1] >= 0) {
-        struct pollfd pfd[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+        struct pollfd pfd[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {-1, POLLIN, 0}};
+        if (!killed) {
+            pfd[2].fd = cancel_fd;
+        }
         int timeout_ms = -1;
         if (deadline != 0 && !killed) {
             uint64_t now = monotonic_ns();
@@ -482,11 +498,16 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
                 timeout_ms = (int)((kill_at - now) / 1000000u) + 1;
             }
         }
-        int n = poll(pfd, 2, timeout_ms);
+        int n = poll(pfd, 3, timeout_ms);
         if (n < 0 && errno != EINTR) {
             kill(pid, SIGKILL);
             killed = true;
             break;
+        }
+        if (!killed && (pfd[2].revents & POLLIN)) {
+            /* Cancelled: no grace, the caller asked for it to stop now. */
+            kill(pid, SIGKILL);
+            killed = cancelled = true;
         }
         for (int i = 0; i < 2; i++) {
             if (fds[i] >= 0 && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -505,7 +526,18 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
     res->duration_ms = (double)(monotonic_ns() - start) / 1e6;
 
     viv_status st = VIV_OK;
-    if (rep->complete && rep->status == VIV_ENGINE_OK) {
+    if (cancelled) {
+        /* Whatever the child managed to report, it did not finish. */
+        res->reason = VIV_TRAP_CANCELLED;
+        res->trapped = true;
+        res->exit_code = -1;
+        res->fuel_consumed = rep->complete ? rep->outcome.fuel_consumed : 0;
+        snprintf(res->trap_message, sizeof res->trap_message,
+                 "cancelled by the caller; the guest was killed");
+        static const char line[] = "Execution trapped: cancelled\n";
+        size_t accepted;
+        capture_append(&res->err, line, sizeof line - 1, &accepted);
+    } else if (rep->complete && rep->status == VIV_ENGINE_OK) {
         fill_from_report(rep, p, res);
     } else if (rep->complete) {
         /* The engine refused to start the guest: nothing ran. */

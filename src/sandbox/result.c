@@ -29,6 +29,8 @@ const char *viv_trap_reason_name(viv_trap_reason reason)
         return "trap";
     case VIV_TRAP_HOST_ERROR:
         return "host_error";
+    case VIV_TRAP_CANCELLED:
+        return "cancelled";
     }
     return NULL;
 }

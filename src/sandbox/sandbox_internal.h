@@ -81,6 +81,9 @@ typedef struct viv_changes_view {
     size_t ndeleted;
 } viv_changes_view;
 
+/* The token's pollable descriptor, or -1 for NULL (cancel.c). */
+int viv_cancel_fd(const viv_cancel *c);
+
 /* Execution events (events.c). */
 void viv_sandbox_log_start(const viv_sandbox *sb, const char *execution_id, const char *session_id);
 void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r, const char *session_id,
