@@ -46,7 +46,8 @@ typedef enum viv_status {
     VIV_ENOENT = -3,  /* a file the call needs does not exist (error.path) */
     VIV_EPOLICY = -4, /* the policy is invalid (error.field names the field) */
     VIV_EHOST = -5,   /* the host could not do its part (fork, pipes, ...) */
-    VIV_ENOGUEST = -6 /* the guest module has no compiled artifact */
+    VIV_ENOGUEST = -6, /* the guest module has no compiled artifact */
+    VIV_EBUSY = -7     /* overloaded: the execution queue is full; retry later */
 } viv_status;
 
 typedef struct viv_error {
@@ -343,6 +344,56 @@ VIV_API viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t
  */
 VIV_API viv_status viv_sandbox_validate_code(viv_sandbox *sb, const char *code, size_t len,
                                              bool *valid, char **message, viv_error *err);
+
+/* ---- warm interpreters ------------------------------------------------------- */
+
+/*
+ * A warm pool keeps interpreters that finished CPython's start-up (and a
+ * list of pre-imports) waiting for work, and serves each execution from a
+ * copy-on-write fork of one: a fork server ("zygote") per distinct start-up
+ * configuration (guest, interpreter argv, env and mount layout). Isolation
+ * is unchanged: every execution still gets its policy's fuel, memory cap,
+ * deadline, output caps, mounts, env and argv, and the jail; nothing of one
+ * execution is visible to the next, since each is a fresh copy of the same
+ * untouched interpreter. Executions whose start-up configuration cannot be
+ * served warm (for example a policy without a fixed PYTHONHASHSEED, which
+ * must differ per execution) run cold, with identical results apart from
+ * timing and fuel_consumed (which then includes start-up).
+ *
+ * The pool also bounds concurrency: at most max_concurrent executions run
+ * at once through sandboxes attached to it, up to max_queued more wait, and
+ * beyond that viv_sandbox_execute fails with VIV_EBUSY. Executions of the
+ * same session id are serialised. A pool is thread-safe; attach it to one
+ * sandbox per thread.
+ */
+typedef struct viv_warm_pool viv_warm_pool;
+
+typedef struct viv_warm_options {
+    /* Modules imported once at start-up; NULL: json, re, csv, sqlite3. */
+    const char *const *preimports;
+    size_t npreimports;
+    unsigned zygotes;        /* fork servers per configuration; 0: 1 */
+    unsigned max_concurrent; /* running executions; 0: 2 x CPUs */
+    unsigned max_queued;     /* waiting executions; 0: 64 */
+    double start_timeout_s;  /* for an interpreter's start-up; 0: 60 */
+} viv_warm_options;
+
+VIV_API viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_pool **out,
+                                        viv_error *err);
+/* Stops the pool's interpreters. Sandboxes using it must be destroyed or
+ * detached first. */
+VIV_API void viv_warm_pool_destroy(viv_warm_pool *pool);
+
+/* Route this sandbox's executions through pool (borrowed; NULL detaches). */
+VIV_API void viv_sandbox_set_warm_pool(viv_sandbox *sb, viv_warm_pool *pool);
+
+/* Start the interpreter for this sandbox's policy now rather than at its
+ * first execution (which otherwise waits for it). VIV_EPOLICY when the
+ * policy cannot be served warm (the message says why). */
+VIV_API viv_status viv_sandbox_prewarm(viv_sandbox *sb, viv_error *err);
+
+/* Whether the result came from a warm interpreter. */
+VIV_API bool viv_result_warm(const viv_result *r);
 
 /* ---- guests ------------------------------------------------------------- */
 

@@ -43,6 +43,8 @@ const char *viv_status_name(viv_status status)
         return "VIV_EHOST";
     case VIV_ENOGUEST:
         return "VIV_ENOGUEST";
+    case VIV_EBUSY:
+        return "VIV_EBUSY";
     }
     return "VIV_UNKNOWN";
 }

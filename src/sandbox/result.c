@@ -51,6 +51,7 @@ void viv_result_free(viv_result *r)
 bool viv_result_success(const viv_result *r) { return r->success; }
 int viv_result_exit_code(const viv_result *r) { return r->exit_code; }
 bool viv_result_trapped(const viv_result *r) { return r->trapped; }
+bool viv_result_warm(const viv_result *r) { return r != NULL && r->warm; }
 viv_trap_reason viv_result_trap_reason(const viv_result *r) { return r->reason; }
 const char *viv_result_trap_message(const viv_result *r) { return r->trap_message; }
 bool viv_result_stdout_truncated(const viv_result *r) { return r->out.truncated; }

@@ -14,6 +14,7 @@
 #include "compile.h"
 #include "sandbox_internal.h"
 #include "session_internal.h"
+#include "warm.h"
 
 #ifndef VIV_DEFAULT_GUEST
 #define VIV_DEFAULT_GUEST "/usr/local/lib/vivarium/python.wasm"
@@ -404,7 +405,24 @@ viv_status viv_sandbox_execute(viv_sandbox *sb, const char *code, size_t len,
         return viv_error_set(err, VIV_EINVAL, NULL, NULL,
                              "program name \"%s\" must be a plain file name", name);
     }
-    return execute_program(sb, name, code, len, NULL, NULL, 0, opts, out, err);
+    if (sb->warm == NULL) {
+        return execute_program(sb, name, code, len, NULL, NULL, 0, opts, out, err);
+    }
+    /* A new session (sessions without an id) cannot collide with another. */
+    const char *serialise = opts->sessions != NULL ? opts->session_id : NULL;
+    if ((st = viv_warm_admit(sb->warm, serialise, err)) != VIV_OK) {
+        return st;
+    }
+    st = execute_program(sb, name, code, len, NULL, NULL, 0, opts, out, err);
+    viv_warm_release(sb->warm, serialise);
+    return st;
+}
+
+void viv_sandbox_set_warm_pool(viv_sandbox *sb, viv_warm_pool *pool)
+{
+    if (sb != NULL) {
+        sb->warm = pool;
+    }
 }
 
 /* Compiles the user's code without running it. SyntaxError and ValueError

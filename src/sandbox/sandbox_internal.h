@@ -29,6 +29,7 @@ struct viv_sandbox {
     char *artifact_path;
     bool allow_unmetered; /* bench only: see viv_sandbox_use_unmetered */
     viv_logger *logger;   /* borrowed; may be NULL */
+    viv_warm_pool *warm;  /* borrowed; may be NULL */
 };
 
 /* Refusals the guest's WASI layer reported, carried back from the child. */
@@ -65,6 +66,7 @@ struct viv_result {
     viv_security_event security[VIV_MAX_SECURITY_EVENTS];
     uint32_t nsecurity;      /* kept in security[] */
     uint32_t security_total; /* seen, including those not kept */
+    bool warm;               /* served by a warm interpreter */
 };
 
 /* Swap in an unmetered artifact and lift fuel enforcement. For the
