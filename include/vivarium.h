@@ -140,6 +140,19 @@ VIV_API viv_status viv_policy_set_preserve_logs(viv_policy *p, bool preserve, vi
 VIV_API viv_status viv_policy_set_require_kernel_isolation(viv_policy *p, bool require,
                                                            viv_error *err);
 
+/*
+ * The whole policy as TOML text (a policy file, docs/policy.md), so that it
+ * can cross a process boundary: every field is written, defaults included,
+ * and loading the text with viv_policy_load_toml_string over a policy fresh
+ * from viv_policy_new after viv_policy_clear_env reproduces p exactly.
+ * Host paths are written as they are stored (make them absolute first if
+ * the reader's current directory differs). VIV_EINVAL (error.field) when a
+ * string is not UTF-8, which TOML cannot carry. *toml is malloc'd and
+ * NUL-terminated; free() it. len may be NULL.
+ */
+VIV_API viv_status viv_policy_to_toml(const viv_policy *p, char **toml, size_t *len,
+                                      viv_error *err);
+
 /* ---- structured events ----------------------------------------------------- */
 
 /*
