@@ -26,6 +26,7 @@ int viv_cli_run(int argc, char **argv);
 int viv_cli_validate(int argc, char **argv);
 int viv_cli_compile(int argc, char **argv);
 int viv_cli_session(int argc, char **argv);
+int viv_cli_serve(int argc, char **argv);
 
 /* What `run` and `validate` share (options.c). */
 typedef struct viv_cli_common {
@@ -42,6 +43,7 @@ typedef struct viv_cli_common {
     const char *session_id; /* --session */
     const char *sessions_dir;
     const char *log_target; /* --log */
+    const char *socket;     /* --socket (run only; see client.c) */
     char *stdin_data;
     size_t stdin_len;
 } viv_cli_common;
@@ -54,6 +56,19 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
 /* Load the program named by -c, FILE or -. Returns -1 or an exit status. */
 int viv_cli_load_program(const char *cmd, viv_cli_common *c, int argc, char **argv);
 void viv_cli_common_free(viv_cli_common *c);
+
+/* The exit status `vivarium run` gives for a result (run.c); the server
+ * computes it with the same function so that both paths agree. */
+int viv_cli_exit_status(const viv_result *res);
+
+/* `vivarium run --socket` (client.c): send the parsed request to a
+ * `vivarium serve` at socket_path and pass its output through. When nothing
+ * usable listens there, *ran is false and nothing was printed except the
+ * serve.client.fallback event (to log, when non-NULL): the caller runs
+ * locally. Otherwise returns the exit status. */
+struct viv_cli_eventlog;
+int viv_cli_remote_run(viv_cli_common *c, int argc, char **argv, const char *socket_path,
+                       struct viv_cli_eventlog *log, bool *ran);
 
 /* Shared helpers (util.c). */
 bool viv_cli_parse_size(const char *s, int64_t *out);

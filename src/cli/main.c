@@ -16,6 +16,7 @@ static const char main_usage[] =
     "  validate  check that Python code compiles, without running it\n"
     "  session   manage session workspaces (vivarium session --help)\n"
     "  compile   compile a guest .wasm ahead of time (vivarium compile --help)\n"
+    "  serve     keep warm interpreters behind a Unix socket (vivarium serve --help)\n"
     "  version   print version information\n"
     "  help      show this help\n"
     "\n"
@@ -36,6 +37,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "session") == 0) {
         return viv_cli_session(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        return viv_cli_serve(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "compile") == 0) {
         return viv_cli_compile(argc - 1, argv + 1);

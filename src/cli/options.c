@@ -59,6 +59,7 @@ enum {
     OPT_SESSION,
     OPT_SESSIONS_DIR,
     OPT_LOG,
+    OPT_SOCKET,
 };
 
 static const struct option long_options[] = {
@@ -79,6 +80,7 @@ static const struct option long_options[] = {
     {"session", required_argument, NULL, OPT_SESSION},
     {"sessions-dir", required_argument, NULL, OPT_SESSIONS_DIR},
     {"log", required_argument, NULL, OPT_LOG},
+    {"socket", required_argument, NULL, OPT_SOCKET},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -208,6 +210,9 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
             break;
         case OPT_LOG:
             c->log_target = optarg;
+            break;
+        case OPT_SOCKET:
+            c->socket = optarg;
             break;
         case '?':
             fprintf(stderr, "Try 'vivarium %s --help'.\n", cmd);

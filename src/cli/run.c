@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "eventlog.h"
 
 static const char run_usage_head[] =
     "Usage: vivarium run [OPTIONS] (-c CODE | FILE | -) [ARGS...]\n"
@@ -19,6 +20,11 @@ static const char run_usage_head[] =
     "                         /.vivarium/FILE, read-only, outside the workspace)\n"
     "  -                      read the program from standard input\n"
     "  ARGS                   extra sys.argv entries for the program\n"
+    "\n"
+    "Server:\n"
+    "      --socket PATH      run through the `vivarium serve` listening at PATH (default\n"
+    "                         $VIVARIUM_SOCKET); if nothing listens there, run here\n"
+    "                         instead, with the same results apart from timing\n"
     "\n";
 static const char run_usage_tail[] =
     "\n"
@@ -54,6 +60,25 @@ int viv_cli_run(int argc, char **argv)
     if (rc >= 0 || (rc = viv_cli_load_program("run", &c, argc, argv)) >= 0) {
         viv_cli_common_free(&c);
         return rc;
+    }
+    const char *socket_path = c.socket;
+    if (socket_path == NULL) {
+        const char *env = getenv("VIVARIUM_SOCKET");
+        socket_path = env != NULL && *env != '\0' ? env : NULL;
+    }
+    if (socket_path != NULL) {
+        viv_cli_eventlog *events = NULL;
+        if ((rc = viv_cli_eventlog_open("run", c.log_target, &events)) >= 0) {
+            viv_cli_common_free(&c);
+            return rc;
+        }
+        bool ran = false;
+        rc = viv_cli_remote_run(&c, argc, argv, socket_path, events, &ran);
+        viv_cli_eventlog_close(events);
+        if (ran) {
+            viv_cli_common_free(&c);
+            return rc;
+        }
     }
     viv_error err = {0};
     viv_logger *logger = NULL;
@@ -120,16 +145,22 @@ int viv_cli_run(int argc, char **argv)
         puts(text);
         free(text);
     }
-    if (viv_result_trap_reason(res) == VIV_TRAP_TIMEOUT) {
-        rc = VIV_EXIT_TIMEOUT;
-    } else if (viv_result_trap_reason(res) == VIV_TRAP_CANCELLED) {
-        rc = VIV_EXIT_INTERRUPTED;
-    } else if (viv_result_trapped(res)) {
-        rc = VIV_EXIT_TRAPPED;
-    } else {
-        int code = viv_result_exit_code(res);
-        rc = code < 0 ? VIV_EXIT_TRAPPED : code > VIV_EXIT_GUEST_MAX ? VIV_EXIT_GUEST_MAX : code;
-    }
+    rc = viv_cli_exit_status(res);
     viv_result_free(res);
     return rc;
+}
+
+int viv_cli_exit_status(const viv_result *res)
+{
+    if (viv_result_trap_reason(res) == VIV_TRAP_TIMEOUT) {
+        return VIV_EXIT_TIMEOUT;
+    }
+    if (viv_result_trap_reason(res) == VIV_TRAP_CANCELLED) {
+        return VIV_EXIT_INTERRUPTED;
+    }
+    if (viv_result_trapped(res)) {
+        return VIV_EXIT_TRAPPED;
+    }
+    int code = viv_result_exit_code(res);
+    return code < 0 ? VIV_EXIT_TRAPPED : code > VIV_EXIT_GUEST_MAX ? VIV_EXIT_GUEST_MAX : code;
 }
