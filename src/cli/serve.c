@@ -83,6 +83,9 @@ typedef struct server {
     conn *conns; /* under lock */
     unsigned nconns, max_conns;
     bool stopping;
+    /* Written once at shutdown and never drained: every idle connection
+     * polls it beside its socket. */
+    int stop_pipe[2];
     unsigned long next_id;
 } server;
 
@@ -621,12 +624,40 @@ static void free_request(request *rq)
     memset(rq, 0, sizeof *rq);
 }
 
+/* Wait for the next request or the shutdown. A request already on its way
+ * when the server stops is still read, and answered with "retry locally",
+ * so that no client loses a run it could have had. */
+static bool await_request(conn *c)
+{
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = c->fd, .events = POLLIN},
+                                {.fd = c->srv->stop_pipe[0], .events = POLLIN}};
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        if (fds[0].revents != 0) {
+            return true;
+        }
+        /* Stopping. A client that connected just before may be about to
+         * send; give it a moment so that it hears "retry locally" rather
+         * than a dropped connection. */
+        struct pollfd last = {.fd = c->fd, .events = POLLIN};
+        return poll(&last, 1, 200) > 0;
+    }
+}
+
 static void *serve_connection(void *arg)
 {
     conn *c = arg;
     server *srv = c->srv;
     for (;;) {
         request rq;
+        if (!await_request(c)) {
+            break;
+        }
         if (read_request(c, &rq) <= 0) {
             free_request(&rq);
             break;
@@ -756,14 +787,12 @@ static bool shut_down(server *srv, double grace_s)
 {
     pthread_mutex_lock(&srv->lock);
     srv->stopping = true;
-    /* Idle connections: end their wait for a request. Busy ones finish
-     * (within the grace period) and then close. */
-    for (conn *c = srv->conns; c != NULL; c = c->next) {
-        if (!c->busy) {
-            shutdown(c->fd, SHUT_RDWR);
-        }
-    }
     pthread_mutex_unlock(&srv->lock);
+    /* Idle connections end their wait for a request; busy ones finish
+     * (within the grace period) and then close. */
+    char b = 1;
+    while (write(srv->stop_pipe[1], &b, 1) < 0 && errno == EINTR) {
+    }
     close(srv->listen_fd);
     srv->listen_fd = -1;
     remove_socket(srv);
@@ -947,7 +976,7 @@ int viv_cli_serve(int argc, char **argv)
         free(a.preimports);
         return rc;
     }
-    server srv = {.path = a.socket, .listen_fd = -1, .uid = geteuid()};
+    server srv = {.path = a.socket, .listen_fd = -1, .uid = geteuid(), .stop_pipe = {-1, -1}};
     if (pthread_mutex_init(&srv.lock, NULL) != 0) {
         free(a.preimports);
         return VIV_EXIT_USAGE;
@@ -965,10 +994,19 @@ int viv_cli_serve(int argc, char **argv)
         fprintf(stderr, "vivarium serve: %s\n", err.message);
         rc = VIV_EXIT_USAGE;
     }
-    if (rc < 0 && (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0 || open_socket(&srv) != 0)) {
+    if (rc < 0 && (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
+                   pipe2(srv.stop_pipe, O_CLOEXEC) != 0 || open_socket(&srv) != 0)) {
         rc = VIV_EXIT_USAGE;
     }
     if (rc >= 0) {
+        for (int i = 0; i < 2; i++) {
+            if (signal_pipe[i] >= 0) {
+                close(signal_pipe[i]);
+            }
+            if (srv.stop_pipe[i] >= 0) {
+                close(srv.stop_pipe[i]);
+            }
+        }
         viv_warm_pool_destroy(srv.pool);
         viv_cli_eventlog_close(srv.log);
         pthread_mutex_destroy(&srv.lock);
@@ -1026,6 +1064,8 @@ int viv_cli_serve(int argc, char **argv)
     viv_cli_eventlog_close(srv.log);
     close(signal_pipe[0]);
     close(signal_pipe[1]);
+    close(srv.stop_pipe[0]);
+    close(srv.stop_pipe[1]);
     pthread_mutex_destroy(&srv.lock);
     free(a.preimports);
     return 0;
