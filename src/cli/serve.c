@@ -695,11 +695,12 @@ static void *serve_connection(void *arg)
     return NULL;
 }
 
-static void accept_one(server *srv)
+/* Returns false when there was nothing to accept. */
+static bool accept_one(server *srv)
 {
     int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     if (fd < 0) {
-        return;
+        return errno == EINTR || errno == ECONNABORTED;
     }
     long uid = viv_peer_uid(fd);
     if (uid != (long)srv->uid) {
@@ -710,7 +711,7 @@ static void accept_one(server *srv)
         json_decref(f);
         send_error_msg(fd, VIV_EINVAL, "permission denied: not the server's user", false);
         close(fd);
-        return;
+        return true;
     }
     struct timeval tv = {.tv_sec = SEND_TIMEOUT_S};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -722,7 +723,7 @@ static void accept_one(server *srv)
         send_error_msg(fd, VIV_EBUSY,
                        "the server is overloaded (too many connections); retry later", false);
         close(fd);
-        return;
+        return true;
     }
     c->srv = srv;
     c->fd = fd;
@@ -746,6 +747,7 @@ static void accept_one(server *srv)
         pthread_mutex_unlock(&srv->lock);
     }
     pthread_attr_destroy(&attr);
+    return true;
 }
 
 /* ---- start and stop ---------------------------------------------------------- */
@@ -788,6 +790,11 @@ static bool shut_down(server *srv, double grace_s)
     pthread_mutex_lock(&srv->lock);
     srv->stopping = true;
     pthread_mutex_unlock(&srv->lock);
+    /* Connections still in the backlog would be reset by close(); take
+     * them in so that they hear "retry locally". */
+    fcntl(srv->listen_fd, F_SETFL, fcntl(srv->listen_fd, F_GETFL) | O_NONBLOCK);
+    while (accept_one(srv)) {
+    }
     /* Idle connections end their wait for a request; busy ones finish
      * (within the grace period) and then close. */
     char b = 1;
@@ -1046,8 +1053,10 @@ int viv_cli_serve(int argc, char **argv)
                 break;
             }
         }
-        if (fds[0].revents != 0) {
-            accept_one(&srv);
+        if (fds[0].revents != 0 && !accept_one(&srv)) {
+            /* Out of descriptors, say: do not spin on a listener that
+             * stays readable. */
+            usleep(10000);
         }
     }
     viv_cli_eventlog_emit(srv.log, VIV_LOG_INFO, "serve.stopping", NULL);

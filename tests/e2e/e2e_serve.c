@@ -822,6 +822,32 @@ static void test_shutdown_lets_running_finish(void **state)
     free(text);
 }
 
+/* A client connected when the server is told to stop gets an answer: its
+ * result, or "retry locally"; never a dropped connection. */
+static void test_shutdown_answers_waiting_clients(void **state)
+{
+    char *tmp = *state;
+    char path[PATH_MAX];
+    e2e_path(path, tmp, "answer.sock");
+    pid_t pid = start_server(path, NULL);
+    int fd = connect_to(path);
+    assert_true(fd >= 0);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    send_request(fd, "", "print('answered')");
+    char out[256];
+    json_t *o = read_reply(fd, out, sizeof out);
+    const char *type = e2e_jstr(o, "type");
+    if (strcmp(type, "error") == 0) {
+        assert_true(e2e_jbool(o, "retry_local"));
+    } else {
+        assert_string_equal(type, "result");
+        assert_string_equal(out, "answered\n");
+    }
+    json_decref(o);
+    close(fd);
+    assert_int_equal(wait_exit(pid, 60), 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, e2e_setup_tmp, e2e_teardown_tmp)
 
 int main(void)
@@ -843,6 +869,7 @@ int main(void)
         T(test_malformed_frames_do_not_kill),
         T(test_fallback_when_nothing_listens),
         T(test_shutdown_lets_running_finish),
+        T(test_shutdown_answers_waiting_clients),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
