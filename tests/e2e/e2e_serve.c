@@ -230,13 +230,13 @@ static const char *const same_fields[] = {
 };
 
 /* Run argv locally and through the server (plain and --json) and compare. */
-static void compare_paths(const e2e_opts *o, const char *const *argv)
+static void compare_modes(const e2e_opts *o, const char *const *argv, int modes)
 {
     size_t n = 0;
     while (argv[n] != NULL && n < 30) {
         n++;
     }
-    for (int json = 0; json < 2; json++) {
+    for (int json = 0; json < modes; json++) {
         /* argv: run [--json] [--socket S] ARGS... */
         e2e_run local, remote;
         const char *l[40], *r[40];
@@ -287,7 +287,11 @@ static void compare_paths(const e2e_opts *o, const char *const *argv)
     }
 }
 
+static void compare_paths(const e2e_opts *o, const char *const *argv) { compare_modes(o, argv, 2); }
+
 #define COMPARE(...) compare_paths(NULL, E2E_ARGV(__VA_ARGS__))
+/* Failures before anything runs print no JSON: plain mode only. */
+#define COMPARE_ERROR(...) compare_modes(NULL, E2E_ARGV(__VA_ARGS__), 1)
 
 static void test_same_as_local(void **state)
 {
@@ -303,6 +307,18 @@ static void test_same_as_local(void **state)
     COMPARE("--env", "GREETING=hi there", "-c",
             "import os, sys; print(sorted(os.environ.items())); print(sys.argv)", "a", "b c");
     COMPARE("-c", "import sys; sys.stdout.buffer.write(b'\\xff\\xfe raw\\n')");
+}
+
+/* Errors before anything runs: the same message and status both ways. */
+static void test_same_errors_as_local(void **state)
+{
+    (void)state;
+    COMPARE_ERROR("--workspace", "/nonexistent-dir", "-c", "print(1)");
+    COMPARE_ERROR("--wasm", "/nonexistent.wasm", "-c", "print(1)");
+    COMPARE_ERROR("--memory", "1000", "-c", "print(1)");
+    COMPARE_ERROR("--session", "bad/id", "-c", "print(1)");
+    COMPARE_ERROR("--mount", "/nonexistent-dir:/m", "-c", "print(1)");
+    COMPARE_ERROR("--fuel", "0", "-c", "print(1)");
 }
 
 static void test_same_as_local_stdin_and_files(void **state)
@@ -795,11 +811,20 @@ static void test_fallback_when_nothing_listens(void **state)
     /* And through the variable when a server listens. */
     snprintf(var, sizeof var, "VIVARIUM_SOCKET=%s", sock);
     int before = count_in_log("sandbox.execution.complete");
-    e2e_exec(&r, &o, E2E_ARGV("run", "-c", "print('via env')"));
+    char log2[PATH_MAX];
+    e2e_path(log2, tmp, "client2.log");
+    e2e_exec(&r, &o, E2E_ARGV("run", "--log", log2, "-c", "print('via env')"));
     e2e_expect_exit(&r, 0);
     assert_string_equal(r.out, "via env\n");
     e2e_run_free(&r);
     assert_int_equal(count_in_log("sandbox.execution.complete"), before + 1);
+    /* The client's --log still gets the execution's events, from the server. */
+    text = e2e_slurp(log2, NULL);
+    assert_non_null(text);
+    e2e_expect_in("client log", text, "sandbox.execution.start");
+    e2e_expect_in("client log", text, "sandbox.execution.complete");
+    e2e_expect_not_in("client log", text, "serve.client.fallback");
+    free(text);
 }
 
 static void test_shutdown_lets_running_finish(void **state)
@@ -854,6 +879,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         T(test_same_as_local),
+        T(test_same_errors_as_local),
         T(test_same_as_local_stdin_and_files),
         T(test_same_as_local_sessions),
         T(test_policy_is_the_callers),
