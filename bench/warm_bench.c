@@ -32,6 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
+#include "proto.h"
 #include "vivarium.h"
 
 extern char **environ;
@@ -193,13 +196,70 @@ static void bench_lib(viv_sandbox *sb, const char *name, const char *code, size_
 typedef struct worker {
     viv_warm_pool *pool;
     viv_sandbox *sb;
-    int mode; /* 0 library, 1 CLI processes, 2 native processes */
+    int mode; /* 0 library, 1 CLI processes, 2 native processes, 3 persistent serve client */
     size_t count, done;
 } worker;
+
+static int connect_server(void)
+{
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    memcpy(a.sun_path, sock, strlen(sock) + 1);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* One print(1) over an open connection, as a persistent client would. */
+static bool serve_exec(int fd, const char *policy_toml)
+{
+    json_t *msg =
+        json_pack("{s:s, s:i, s:s, s:s, s:[], s:b}", "type", "execute", "version",
+                  VIV_PROTO_VERSION, "policy", policy_toml, "cwd", "/", "args", "stream", 1);
+    bool ok = msg != NULL && viv_frame_write_json(fd, msg) == 0 &&
+              viv_frame_write(fd, VIV_FRAME_CODE, "print(1)", 8) == 0 &&
+              viv_frame_write(fd, VIV_FRAME_STDIN, "", 0) == 0;
+    json_decref(msg);
+    while (ok) {
+        char kind, *payload;
+        size_t len;
+        if (viv_frame_read(fd, VIV_PROTO_MAX_FRAME, &kind, &payload, &len, NULL) != 1) {
+            return false;
+        }
+        bool last = kind == VIV_FRAME_JSON;
+        if (last) {
+            ok = strstr(payload, "\"type\":\"result\"") != NULL;
+        }
+        free(payload);
+        if (last) {
+            break;
+        }
+    }
+    return ok;
+}
 
 static void *work(void *arg)
 {
     worker *w = arg;
+    if (w->mode == 3) {
+        viv_policy *p = NULL;
+        char *toml = NULL;
+        int fd = connect_server();
+        if (fd >= 0 && viv_policy_new(&p, NULL) == VIV_OK &&
+            viv_policy_to_toml(p, &toml, NULL, NULL) == VIV_OK) {
+            for (size_t i = 0; i < w->count; i++) {
+                w->done += serve_exec(fd, toml);
+            }
+        }
+        free(toml);
+        viv_policy_free(p);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
     char *viv_argv[] = {(char *)viv_cli, "run", "--socket", sock, "-c", "print(1)", NULL};
     char *nat_argv[] = {(char *)native, "-c", "print(1)", NULL};
     for (size_t i = 0; i < w->count; i++) {
@@ -350,10 +410,14 @@ int main(int argc, char **argv)
         size_t per = runs / 2 > 10 ? runs / 2 : 10;
         double lib = throughput(pool, 0, per);
         double cli = throughput(pool, 1, per);
+        double persistent = throughput(pool, 3, per);
         double nat = throughput(pool, 2, per);
         printf("\nthroughput, 2 workers, print(1), %zu executions in all:\n", 2 * per);
         printf("  library       %8.1f exec/s  (%5.2fx native)   target >= 300/s\n", lib, lib / nat);
         printf("  CLI processes %8.1f exec/s  (%5.2fx native)   target >= 120/s\n", cli, cli / nat);
+        printf("  serve client  %8.1f exec/s  (%5.2fx native)   target >= 300/s (one connection "
+               "per worker)\n",
+               persistent, persistent / nat);
         printf("  native        %8.1f exec/s\n", nat);
         viv_warm_pool_destroy(pool);
     }
