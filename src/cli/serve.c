@@ -2,11 +2,10 @@
  * src/cli/serve.c: `vivarium serve`, the warm pool as a daemon on a Unix
  * socket.
  *
- * Owns: the listening socket (its path rules and permissions), accepting
- * connections (same uid only), one thread per connection, turning a request
- * into one viv_sandbox_execute under the request's own policy, streaming
- * output and events back, cancelling when the client goes away or asks,
- * and the orderly shutdown on SIGTERM/SIGINT.
+ * Owns: the options, the shared warm pool and its warm-up, accepting
+ * connections (same uid only) with one thread each, and the orderly
+ * shutdown on SIGTERM/SIGINT. The socket's rules are serve_socket.c's and a
+ * request's handling serve_request.c's (see serve.h).
  *
  * Every request carries the caller's whole policy and runs under exactly
  * that policy: the server's --policy only chooses which interpreter to warm
@@ -34,6 +33,7 @@
 #include "cli.h"
 #include "eventlog.h"
 #include "proto.h"
+#include "serve.h"
 
 static const char serve_usage[] =
     "Usage: vivarium serve --socket PATH [OPTIONS]\n"
@@ -69,35 +69,6 @@ static const char serve_usage[] =
  * this long, and the execution is cancelled. */
 #define SEND_TIMEOUT_S 30
 
-typedef struct conn conn;
-
-typedef struct server {
-    const char *path;
-    int listen_fd;
-    dev_t sock_dev; /* the socket we bound, so that we never unlink another's */
-    ino_t sock_ino;
-    uid_t uid;
-    viv_warm_pool *pool;
-    viv_cli_eventlog *log;
-    pthread_mutex_t lock;
-    conn *conns; /* under lock */
-    unsigned nconns, max_conns;
-    bool stopping;
-    /* Written once at shutdown and never drained: every idle connection
-     * polls it beside its socket. */
-    int stop_pipe[2];
-    unsigned long next_id;
-} server;
-
-struct conn {
-    server *srv;
-    int fd;
-    unsigned long id;
-    bool busy;          /* under srv->lock */
-    viv_cancel *cancel; /* the running execution's token, under srv->lock */
-    conn *next;
-};
-
 /* ---- signals ------------------------------------------------------------- */
 
 static int signal_pipe[2] = {-1, -1};
@@ -111,518 +82,7 @@ static void on_signal(int sig)
     errno = saved;
 }
 
-/* ---- the socket ------------------------------------------------------------ */
-
-/* Refuse a place where someone else could swap the socket or read it. */
-static int check_socket_dir(const char *path, uid_t uid)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL) {
-        snprintf(dir, sizeof dir, ".");
-    } else if (slash == path) {
-        snprintf(dir, sizeof dir, "/");
-    } else {
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        fprintf(stderr, "vivarium serve: socket directory %s: %s\n", dir, strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "vivarium serve: %s is not a directory\n", dir);
-        return -1;
-    }
-    if (st.st_uid != uid) {
-        fprintf(stderr,
-                "vivarium serve: socket directory %s belongs to uid %ld, not to you (uid %ld); "
-                "use a directory of your own such as $XDG_RUNTIME_DIR\n",
-                dir, (long)st.st_uid, (long)uid);
-        return -1;
-    }
-    if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
-        fprintf(stderr,
-                "vivarium serve: socket directory %s is writable by others (mode %03o); "
-                "use a directory only you can write to\n",
-                dir, (unsigned)(st.st_mode & 0777));
-        return -1;
-    }
-    return 0;
-}
-
-/* An existing path: keep refusing unless it is our own socket that nothing
- * listens on any more (a server that died), which is removed. */
-static int clear_stale(const char *path, uid_t uid)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0) {
-        if (errno == ENOENT) {
-            return 0;
-        }
-        fprintf(stderr, "vivarium serve: %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (st.st_uid != uid) {
-        fprintf(stderr, "vivarium serve: %s exists and belongs to uid %ld; not touching it\n", path,
-                (long)st.st_uid);
-        return -1;
-    }
-    if (!S_ISSOCK(st.st_mode)) {
-        fprintf(stderr, "vivarium serve: %s exists and is not a socket; not touching it\n", path);
-        return -1;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fprintf(stderr, "vivarium serve: socket: %s\n", strerror(errno));
-        return -1;
-    }
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    int rc = connect(fd, (struct sockaddr *)&addr, sizeof addr);
-    int e = errno;
-    close(fd);
-    if (rc == 0) {
-        fprintf(stderr, "vivarium serve: another server is already listening on %s\n", path);
-        return -1;
-    }
-    if (e != ECONNREFUSED) {
-        fprintf(stderr, "vivarium serve: %s: %s\n", path, strerror(e));
-        return -1;
-    }
-    if (unlink(path) != 0 && errno != ENOENT) {
-        fprintf(stderr, "vivarium serve: cannot remove the stale socket %s: %s\n", path,
-                strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static int open_socket(server *srv)
-{
-    const char *path = srv->path;
-    if (strlen(path) >= sizeof((struct sockaddr_un *)0)->sun_path) {
-        fprintf(stderr, "vivarium serve: socket path too long (at most %zu bytes): %s\n",
-                sizeof((struct sockaddr_un *)0)->sun_path - 1, path);
-        return -1;
-    }
-    if (check_socket_dir(path, srv->uid) != 0 || clear_stale(path, srv->uid) != 0) {
-        return -1;
-    }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        fprintf(stderr, "vivarium serve: socket: %s\n", strerror(errno));
-        return -1;
-    }
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    memcpy(addr.sun_path, path, strlen(path) + 1);
-    /* The socket file is born 0600: no window in which another user could
-     * connect. umask is process-wide, and no other thread runs yet. */
-    mode_t old = umask(0177);
-    int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-    int e = errno;
-    umask(old);
-    struct stat st;
-    if (rc != 0) {
-        fprintf(stderr, "vivarium serve: bind %s: %s\n", path, strerror(e));
-    } else if (chmod(path, 0600) != 0 || lstat(path, &st) != 0) {
-        fprintf(stderr, "vivarium serve: %s: %s\n", path, strerror(errno));
-        unlink(path);
-        rc = -1;
-    } else if (listen(fd, 128) != 0) {
-        fprintf(stderr, "vivarium serve: listen %s: %s\n", path, strerror(errno));
-        unlink(path);
-        rc = -1;
-    }
-    if (rc != 0) {
-        close(fd);
-        return -1;
-    }
-    srv->sock_dev = st.st_dev;
-    srv->sock_ino = st.st_ino;
-    srv->listen_fd = fd;
-    return 0;
-}
-
-static void remove_socket(server *srv)
-{
-    struct stat st;
-    if (lstat(srv->path, &st) == 0 && st.st_dev == srv->sock_dev && st.st_ino == srv->sock_ino) {
-        unlink(srv->path);
-    }
-}
-
-/* ---- one request --------------------------------------------------------- */
-
-typedef struct request {
-    json_t *msg; /* the execute message */
-    char *code, *stdin_data;
-    size_t code_len, stdin_len;
-} request;
-
-typedef struct exec_ctx {
-    conn *c;
-    bool stream, events;
-    bool dead; /* a send failed: stop sending, cancel */
-    viv_cancel *cancel;
-    int wake[2];    /* tells the watcher the execution is over */
-    bool bad_input; /* the client sent something other than cancel */
-} exec_ctx;
-
-static void send_error(int fd, viv_status st, const viv_error *err, bool retry_local)
-{
-    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:b}", "type", "error", "status", (int)st,
-                          "status_name", viv_status_name(st), "message", err->message, "field",
-                          err->field, "path", err->path, "retry_local", retry_local);
-    if (o != NULL) {
-        viv_frame_write_json(fd, o);
-        json_decref(o);
-    }
-}
-
-static void send_error_msg(int fd, viv_status st, const char *msg, bool retry_local)
-{
-    viv_error err = {.status = st};
-    snprintf(err.message, sizeof err.message, "%s", msg);
-    send_error(fd, st, &err, retry_local);
-}
-
-static void on_output(void *user, int stream, const char *bytes, size_t len)
-{
-    exec_ctx *x = user;
-    if (x->dead) {
-        return;
-    }
-    if (viv_frame_write(x->c->fd, stream == 1 ? VIV_FRAME_STDOUT : VIV_FRAME_STDERR, bytes, len) !=
-        0) {
-        x->dead = true;
-        viv_cancel_trigger(x->cancel);
-    }
-}
-
-static void on_event(void *user, viv_log_level level, const char *event, const char *line)
-{
-    (void)event;
-    exec_ctx *x = user;
-    viv_cli_eventlog_line(x->c->srv->log, level, line);
-    if (!x->events || x->dead) {
-        return;
-    }
-    size_t n = strlen(line);
-    char *buf = malloc(n + 1);
-    if (buf == NULL) {
-        return;
-    }
-    buf[0] = (char)('0' + (int)level);
-    memcpy(buf + 1, line, n);
-    if (viv_frame_write(x->c->fd, VIV_FRAME_EVENT, buf, n + 1) != 0) {
-        x->dead = true;
-        viv_cancel_trigger(x->cancel);
-    }
-    free(buf);
-}
-
-/* While an execution runs, the only thing a client may send is a cancel
- * frame; the end of the stream (the client went away) cancels too. */
-static void *watch_client(void *arg)
-{
-    exec_ctx *x = arg;
-    unsigned char buf[4096];
-    size_t have = 0;
-    for (;;) {
-        struct pollfd fds[2] = {{.fd = x->c->fd, .events = POLLIN},
-                                {.fd = x->wake[0], .events = POLLIN}};
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            break;
-        }
-        if (fds[1].revents != 0) {
-            break;
-        }
-        if (fds[0].revents == 0) {
-            continue;
-        }
-        ssize_t n = recv(x->c->fd, buf + have, sizeof buf - have, MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
-            continue;
-        }
-        if (n <= 0) {
-            viv_cancel_trigger(x->cancel);
-            break;
-        }
-        have += (size_t)n;
-        /* Whole frames: each must be {"type":"cancel"}. */
-        while (have >= 4) {
-            size_t len = (size_t)buf[0] << 24 | (size_t)buf[1] << 16 | (size_t)buf[2] << 8 | buf[3];
-            if (len == 0 || len > sizeof buf - 4) {
-                x->bad_input = true;
-                break;
-            }
-            if (have < 4 + len) {
-                break;
-            }
-            json_t *o = buf[4] == VIV_FRAME_JSON
-                            ? json_loadb((const char *)buf + 5, len - 1, 0, NULL)
-                            : NULL;
-            const char *type = json_string_value(json_object_get(o, "type"));
-            if (type == NULL || strcmp(type, "cancel") != 0) {
-                x->bad_input = true;
-            }
-            json_decref(o);
-            viv_cancel_trigger(x->cancel);
-            memmove(buf, buf + 4 + len, have - 4 - len);
-            have -= 4 + len;
-        }
-        if (x->bad_input) {
-            viv_cancel_trigger(x->cancel);
-            break;
-        }
-    }
-    if (have > 0) {
-        x->bad_input = true; /* half a frame left over: the stream is out of step */
-    }
-    return NULL;
-}
-
-static const char *opt_string(json_t *msg, const char *key, bool *bad)
-{
-    json_t *v = json_object_get(msg, key);
-    if (v == NULL || json_is_null(v)) {
-        return NULL;
-    }
-    if (!json_is_string(v)) {
-        *bad = true;
-        return NULL;
-    }
-    return json_string_value(v);
-}
-
-/* Run one request and send its result. Returns false when the connection
- * must be closed afterwards. */
-static bool run_request(conn *c, request *rq)
-{
-    server *srv = c->srv;
-    viv_error err = {0};
-    bool bad = false;
-    const char *policy_text = opt_string(rq->msg, "policy", &bad);
-    const char *cwd = opt_string(rq->msg, "cwd", &bad);
-    const char *filename = opt_string(rq->msg, "filename", &bad);
-    const char *session_id = opt_string(rq->msg, "session_id", &bad);
-    const char *sessions_dir = opt_string(rq->msg, "sessions_dir", &bad);
-    const char *wasm = opt_string(rq->msg, "wasm", &bad);
-    json_t *jargs = json_object_get(rq->msg, "args");
-    bool stream = json_is_true(json_object_get(rq->msg, "stream"));
-    bool events = json_is_true(json_object_get(rq->msg, "events"));
-    if (bad || policy_text == NULL || cwd == NULL || cwd[0] != '/' ||
-        (sessions_dir != NULL && sessions_dir[0] != '/') || (wasm != NULL && wasm[0] != '/') ||
-        (jargs != NULL && !json_is_array(jargs))) {
-        send_error_msg(c->fd, VIV_EINVAL,
-                       "malformed request: policy and an absolute cwd are required; "
-                       "sessions_dir and wasm must be absolute; args an array of strings",
-                       false);
-        return false;
-    }
-    size_t nargs = json_array_size(jargs);
-    const char **args = calloc(nargs + 1, sizeof *args);
-    if (args == NULL) {
-        send_error_msg(c->fd, VIV_ENOMEM, "out of memory", false);
-        return false;
-    }
-    for (size_t i = 0; i < nargs; i++) {
-        args[i] = json_string_value(json_array_get(jargs, i));
-        if (args[i] == NULL) {
-            free(args);
-            send_error_msg(c->fd, VIV_EINVAL, "malformed request: args must be strings", false);
-            return false;
-        }
-    }
-
-    /* The caller's policy, exactly: over a fresh policy with no env, so
-     * that only the keys it sent are set. */
-    viv_policy *policy = NULL;
-    viv_session_store *store = NULL;
-    viv_sandbox *sb = NULL;
-    viv_logger *logger = NULL;
-    viv_status st = viv_policy_new(&policy, &err);
-    if (st == VIV_OK) {
-        viv_policy_clear_env(policy);
-        st = viv_policy_load_toml_string(policy, policy_text, strlen(policy_text), cwd, &err);
-    }
-    if (st == VIV_OK && (session_id != NULL || sessions_dir != NULL)) {
-        char root[PATH_MAX];
-        if (sessions_dir == NULL) {
-            snprintf(root, sizeof root, "%s/workspace", cwd);
-        }
-        st = viv_session_store_open(sessions_dir ? sessions_dir : root, &store, &err);
-    }
-    if (st == VIV_OK) {
-        st = viv_sandbox_create(policy, wasm, &sb, &err);
-    }
-    exec_ctx x = {.c = c, .stream = stream, .events = events, .wake = {-1, -1}};
-    if (st == VIV_OK && (st = viv_logger_new(&logger, &err)) == VIV_OK) {
-        st = viv_logger_add_callback(logger, on_event, &x, &err);
-    }
-    if (st == VIV_OK && (st = viv_cancel_create(&x.cancel, &err)) == VIV_OK &&
-        pipe2(x.wake, O_CLOEXEC) != 0) {
-        st = VIV_EHOST;
-        snprintf(err.message, sizeof err.message, "pipe: %s", strerror(errno));
-    }
-    bool keep = true;
-    if (st != VIV_OK) {
-        send_error(c->fd, st, &err, false);
-    } else {
-        viv_sandbox_set_logger(sb, logger);
-        viv_session_store_set_logger(store, logger);
-        viv_sandbox_set_warm_pool(sb, srv->pool);
-        pthread_mutex_lock(&srv->lock);
-        c->cancel = x.cancel;
-        pthread_mutex_unlock(&srv->lock);
-        pthread_t watcher;
-        bool watching = pthread_create(&watcher, NULL, watch_client, &x) == 0;
-        if (!watching) {
-            /* Without a watcher a vanished client cannot cancel; refuse. */
-            viv_cancel_trigger(x.cancel);
-        }
-        viv_exec_options eo = {
-            .filename = filename,
-            .args = args,
-            .nargs = nargs,
-            .stdin_data = (const uint8_t *)rq->stdin_data,
-            .stdin_len = rq->stdin_len,
-            .on_output = stream ? on_output : NULL,
-            .user = &x,
-            .sessions = store,
-            .session_id = session_id,
-            .cancel = x.cancel,
-        };
-        viv_result *res = NULL;
-        st = viv_sandbox_execute(sb, rq->code, rq->code_len, &eo, &res, &err);
-        if (watching) {
-            char b = 1;
-            while (write(x.wake[1], &b, 1) < 0 && errno == EINTR) {
-            }
-            pthread_join(watcher, NULL);
-        }
-        pthread_mutex_lock(&srv->lock);
-        c->cancel = NULL;
-        pthread_mutex_unlock(&srv->lock);
-        if (st != VIV_OK) {
-            if (!x.dead) {
-                send_error(c->fd, st, &err, false);
-            }
-        } else {
-            char *text = NULL;
-            if (viv_result_to_json(res, &text, &err) != VIV_OK) {
-                send_error(c->fd, VIV_EHOST, &err, false);
-            } else if (!x.dead) {
-                json_t *o = json_pack("{s:s, s:i, s:b, s:s}", "type", "result", "exit_status",
-                                      viv_cli_exit_status(res), "warm", viv_result_warm(res),
-                                      "result", text);
-                if (o == NULL || viv_frame_write_json(c->fd, o) != 0) {
-                    x.dead = true;
-                }
-                json_decref(o);
-            }
-            free(text);
-            viv_result_free(res);
-        }
-        keep = !x.dead && !x.bad_input;
-    }
-    if (x.wake[0] >= 0) {
-        close(x.wake[0]);
-        close(x.wake[1]);
-    }
-    viv_cancel_destroy(x.cancel);
-    viv_sandbox_destroy(sb);
-    viv_session_store_close(store);
-    viv_logger_free(logger);
-    viv_policy_free(policy);
-    free(args);
-    return keep;
-}
-
-/* ---- a connection ------------------------------------------------------------ */
-
-static void log_malformed(conn *c, const char *why)
-{
-    json_t *f = json_pack("{s:I, s:s}", "connection", (json_int_t)c->id, "reason", why);
-    viv_cli_eventlog_emit(c->srv->log, VIV_LOG_WARNING, "serve.request.malformed", f);
-    json_decref(f);
-}
-
-/* Read one request (the execute message, then the code and stdin frames).
- * 1: a request; 0: the client closed; -1: malformed (reported). */
-static int read_request(conn *c, request *rq)
-{
-    memset(rq, 0, sizeof *rq);
-    char kind;
-    char *payload;
-    size_t len;
-    int rc = viv_frame_read(c->fd, VIV_PROTO_MAX_FRAME, &kind, &payload, &len, NULL);
-    if (rc == 0) {
-        return 0;
-    }
-    if (rc < 0) {
-        if (errno == EPROTO) {
-            log_malformed(c, "bad frame length");
-            send_error_msg(c->fd, VIV_EINVAL, "malformed frame", false);
-        }
-        return -1;
-    }
-    const char *why = NULL;
-    if (kind != VIV_FRAME_JSON) {
-        why = "expected an execute message";
-    } else if ((rq->msg = json_loadb(payload, len, 0, NULL)) == NULL || !json_is_object(rq->msg)) {
-        why = "not a JSON object";
-    } else {
-        const char *type = json_string_value(json_object_get(rq->msg, "type"));
-        json_t *version = json_object_get(rq->msg, "version");
-        if (type == NULL || strcmp(type, "execute") != 0) {
-            why = "expected an execute message";
-        } else if (!json_is_integer(version) || json_integer_value(version) != VIV_PROTO_VERSION) {
-            free(payload);
-            json_decref(rq->msg);
-            rq->msg = NULL;
-            send_error_msg(c->fd, VIV_EINVAL, "unsupported protocol version", true);
-            return -1;
-        }
-    }
-    free(payload);
-    for (int i = 0; why == NULL && i < 2; i++) {
-        char want = i == 0 ? VIV_FRAME_CODE : VIV_FRAME_STDIN;
-        rc = viv_frame_read(c->fd, VIV_PROTO_MAX_FRAME, &kind, &payload, &len, NULL);
-        if (rc <= 0) {
-            why = "connection ended inside a request";
-        } else if (kind != want) {
-            free(payload);
-            why = i == 0 ? "expected the code frame" : "expected the stdin frame";
-        } else if (i == 0) {
-            rq->code = payload;
-            rq->code_len = len;
-        } else {
-            rq->stdin_data = payload;
-            rq->stdin_len = len;
-        }
-    }
-    if (why != NULL) {
-        log_malformed(c, why);
-        char msg[128];
-        snprintf(msg, sizeof msg, "malformed request: %s", why);
-        send_error_msg(c->fd, VIV_EINVAL, msg, false);
-        return -1;
-    }
-    return 1;
-}
-
-static void free_request(request *rq)
-{
-    json_decref(rq->msg);
-    free(rq->code);
-    free(rq->stdin_data);
-    memset(rq, 0, sizeof *rq);
-}
+/* ---- connections ------------------------------------------------------------ */
 
 /* Wait for the next request or the shutdown. A request already on its way
  * when the server stops is still read, and answered with "retry locally",
@@ -658,8 +118,8 @@ static void *serve_connection(void *arg)
         if (!await_request(c)) {
             break;
         }
-        if (read_request(c, &rq) <= 0) {
-            free_request(&rq);
+        if (viv_serve_read_request(c, &rq) <= 0) {
+            viv_serve_request_free(&rq);
             break;
         }
         pthread_mutex_lock(&srv->lock);
@@ -667,12 +127,12 @@ static void *serve_connection(void *arg)
         c->busy = !stopping;
         pthread_mutex_unlock(&srv->lock);
         if (stopping) {
-            free_request(&rq);
-            send_error_msg(c->fd, VIV_EHOST, "the server is shutting down", true);
+            viv_serve_request_free(&rq);
+            viv_serve_send_error(c->fd, VIV_EHOST, "the server is shutting down", true);
             break;
         }
-        bool keep = run_request(c, &rq);
-        free_request(&rq);
+        bool keep = viv_serve_run_request(c, &rq);
+        viv_serve_request_free(&rq);
         pthread_mutex_lock(&srv->lock);
         c->busy = false;
         stopping = srv->stopping;
@@ -709,7 +169,7 @@ static bool accept_one(server *srv)
         json_t *f = json_pack("{s:I}", "peer_uid", (json_int_t)uid);
         viv_cli_eventlog_emit(srv->log, VIV_LOG_WARNING, "serve.connection.refused", f);
         json_decref(f);
-        send_error_msg(fd, VIV_EINVAL, "permission denied: not the server's user", false);
+        viv_serve_send_error(fd, VIV_EINVAL, "permission denied: not the server's user", false);
         close(fd);
         return true;
     }
@@ -720,8 +180,8 @@ static bool accept_one(server *srv)
     pthread_mutex_unlock(&srv->lock);
     conn *c = full ? NULL : calloc(1, sizeof *c);
     if (c == NULL) {
-        send_error_msg(fd, VIV_EBUSY,
-                       "the server is overloaded (too many connections); retry later", false);
+        viv_serve_send_error(fd, VIV_EBUSY,
+                             "the server is overloaded (too many connections); retry later", false);
         close(fd);
         return true;
     }
@@ -740,7 +200,7 @@ static bool accept_one(server *srv)
         srv->conns = c->next;
         srv->nconns--;
         pthread_mutex_unlock(&srv->lock);
-        send_error_msg(fd, VIV_EBUSY, "the server cannot start a thread; retry later", false);
+        viv_serve_send_error(fd, VIV_EBUSY, "the server cannot start a thread; retry later", false);
         close(fd);
         free(c);
     } else {
@@ -802,7 +262,7 @@ static bool shut_down(server *srv, double grace_s)
     }
     close(srv->listen_fd);
     srv->listen_fd = -1;
-    remove_socket(srv);
+    viv_serve_socket_remove(srv->path, srv->sock_dev, srv->sock_ino);
     bool hurry = false;
     if (!wait_connections(srv, now_s() + grace_s, &hurry)) {
         pthread_mutex_lock(&srv->lock);
@@ -1001,8 +461,10 @@ int viv_cli_serve(int argc, char **argv)
         fprintf(stderr, "vivarium serve: %s\n", err.message);
         rc = VIV_EXIT_USAGE;
     }
-    if (rc < 0 && (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0 ||
-                   pipe2(srv.stop_pipe, O_CLOEXEC) != 0 || open_socket(&srv) != 0)) {
+    if (rc < 0 &&
+        (pipe2(signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(srv.stop_pipe, O_CLOEXEC) != 0 ||
+         viv_serve_socket_open(srv.path, srv.uid, &srv.listen_fd, &srv.sock_dev, &srv.sock_ino) !=
+             0)) {
         rc = VIV_EXIT_USAGE;
     }
     if (rc >= 0) {
