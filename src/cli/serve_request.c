@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@ typedef struct exec_ctx {
     viv_cancel *cancel;
     int wake[2];    /* tells the watcher the execution is over */
     bool bad_input; /* the client sent something other than cancel */
+    sem_t started;  /* the watcher is running (see viv_serve_run_request) */
 } exec_ctx;
 
 static void send_error_full(int fd, viv_status st, const viv_error *err, bool retry_local)
@@ -93,6 +95,7 @@ static void on_event(void *user, viv_log_level level, const char *event, const c
 static void *watch_client(void *arg)
 {
     exec_ctx *x = arg;
+    sem_post(&x->started);
     unsigned char buf[4096];
     size_t have = 0;
     for (;;) {
@@ -247,10 +250,17 @@ bool viv_serve_run_request(conn *c, request *rq)
         c->cancel = x.cancel;
         pthread_mutex_unlock(&srv->lock);
         pthread_t watcher;
-        bool watching = pthread_create(&watcher, NULL, watch_client, &x) == 0;
+        bool sem_ok = sem_init(&x.started, 0, 0) == 0;
+        bool watching = sem_ok && pthread_create(&watcher, NULL, watch_client, &x) == 0;
         if (!watching) {
             /* Without a watcher a vanished client cannot cancel; refuse. */
             viv_cancel_trigger(x.cancel);
+        } else {
+            /* The execution forks; a thread still being set up at that
+             * moment may hold locks (the sanitizers' thread registry, for
+             * one) that the child then waits on for ever. */
+            while (sem_wait(&x.started) != 0 && errno == EINTR) {
+            }
         }
         viv_exec_options eo = {
             .filename = filename,
@@ -271,6 +281,9 @@ bool viv_serve_run_request(conn *c, request *rq)
             while (write(x.wake[1], &b, 1) < 0 && errno == EINTR) {
             }
             pthread_join(watcher, NULL);
+        }
+        if (sem_ok) {
+            sem_destroy(&x.started);
         }
         pthread_mutex_lock(&srv->lock);
         c->cancel = NULL;
