@@ -77,12 +77,13 @@ void viv_cli_eventlog_line(viv_cli_eventlog *log, viv_log_level level, const cha
         return;
     }
     size_t n = strlen(line);
-    char *buf = malloc(n + 1);
+    char *buf = malloc(n + 2);
     if (buf == NULL) {
         return; /* a failing sink never fails what logged */
     }
     memcpy(buf, line, n);
     buf[n] = '\n';
+    buf[n + 1] = '\0';
     pthread_mutex_lock(&log->lock);
     for (size_t off = 0; off < n + 1;) {
         ssize_t w = write(log->fd, buf + off, n + 1 - off);

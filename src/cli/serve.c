@@ -526,6 +526,7 @@ int viv_cli_serve(int argc, char **argv)
         /* Exiting ends the stuck threads with the process; freeing what
          * they use first would not be safe. */
         fprintf(stderr, "vivarium serve: stopped with connections still open\n");
+        free(a.preimports); /* the pool keeps its own copies */
         return 0;
     }
     viv_sandbox_destroy(warm_sb);
