@@ -98,6 +98,19 @@ __attribute__((noreturn)) void viv_engine_deadline_reached(void);
  * passed while it was in host code. */
 void viv_engine_poll_deadline(void);
 
+/*
+ * Fork-server support, called from inside an import in a freshly forked
+ * process: give the running guest a new execution's limits. Fuel restarts
+ * at limits->fuel (so fuel_consumed counts from here), the memory cap
+ * becomes limits->memory_bytes (refused if the guest already uses more),
+ * and the deadline timer is armed for this process. Returns 0, or -1 with a
+ * message in err.
+ */
+int viv_engine_rearm(const viv_engine_limits *limits, char *err, size_t errlen);
+
+/* Linear memory pages of the running guest (0 when none is running). */
+uint32_t viv_engine_current_pages(void);
+
 /* Page size of wasm linear memory. */
 #define VIV_WASM_PAGE 65536u
 
