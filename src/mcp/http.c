@@ -188,8 +188,8 @@ static bool rate_ok(http_ctx *h, struct MHD_Connection *conn)
     if (slot == NULL) {
         slot = h->nslots < RATE_SLOTS ? &h->slots[h->nslots++] : oldest;
         memset(slot, 0, sizeof *slot);
-        size_t sl = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                              : sizeof(struct sockaddr_in);
+        size_t sl =
+            sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
         memcpy(&slot->addr, sa, sl);
         slot->tokens = cfg->rate_burst;
         slot->last = now;
@@ -299,9 +299,8 @@ static enum MHD_Result handle_post(http_ctx *h, struct MHD_Connection *conn, con
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     http_ctx *h = cls;
     const mcp_config *cfg = h->s->cfg;
@@ -322,8 +321,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           "not found: the MCP endpoint is " ENDPOINT, NULL, NULL);
         }
         if (!origin_ok(cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"))) {
-            return refuse(conn, MHD_HTTP_FORBIDDEN, MCP_INVALID_REQUEST, "Origin not allowed",
-                          NULL, NULL);
+            return refuse(conn, MHD_HTTP_FORBIDDEN, MCP_INVALID_REQUEST, "Origin not allowed", NULL,
+                          NULL);
         }
         if (!token_ok(cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"))) {
             return refuse(conn, MHD_HTTP_UNAUTHORIZED, MCP_INVALID_REQUEST,
@@ -414,7 +413,8 @@ static int parse_addr(const char *spec, struct sockaddr_storage *out, socklen_t 
     if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || atoi(port) > 65535) {
         return -1;
     }
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     if (getaddrinfo(host, port, &hints, &ai) != 0 || ai == NULL) {
@@ -461,8 +461,8 @@ int mcp_serve_http(mcp_server *s)
     }
     h->s = s;
     pthread_mutex_init(&h->mu, NULL);
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }

@@ -127,8 +127,8 @@ static char *load_token(const char *path)
         return NULL;
     }
     buf[n] = '\0';
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' ||
-                     buf[n - 1] == '\t')) {
+    while (n > 0 &&
+           (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ' || buf[n - 1] == '\t')) {
         buf[--n] = '\0';
     }
     if (n < 16 || (size_t)n != strlen(buf) || strpbrk(buf, " \t\r\n") != NULL) {

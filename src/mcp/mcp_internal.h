@@ -39,16 +39,16 @@ enum {
 };
 
 typedef struct mcp_config {
-    viv_policy *policy;    /* the server's limits; callers may only lower them (owned) */
-    const char *wasm;      /* guest module; NULL: the library's default */
+    viv_policy *policy;       /* the server's limits; callers may only lower them (owned) */
+    const char *wasm;         /* guest module; NULL: the library's default */
     const char *sessions_dir; /* NULL: a private temporary root, removed at exit */
     viv_logger *logger;       /* sandbox and session events (owned); may be NULL */
     size_t max_code_bytes;
     size_t max_message_bytes; /* one JSON-RPC message (a stdio line, an HTTP body) */
     size_t max_read_bytes;    /* read_file's ceiling */
     unsigned max_sessions;
-    unsigned max_executions;  /* running at once, server-wide */
-    double session_idle_s;    /* 0: sessions never expire */
+    unsigned max_executions; /* running at once, server-wide */
+    double session_idle_s;   /* 0: sessions never expire */
     /* Streamable HTTP; http_addr NULL means stdio. */
     const char *http_addr;
     char *token; /* owned; NULL only with insecure_no_auth */
@@ -65,7 +65,7 @@ typedef struct mcp_client mcp_client;
 /* One request being handled, from dispatch to reply. */
 typedef struct mcp_request {
     mcp_client *client;
-    json_t *id;        /* owned reference */
+    json_t *id;         /* owned reference */
     viv_cancel *cancel; /* owned; triggered by notifications/cancelled */
     atomic_bool cancelled;
     char session_id[65]; /* the session its execution runs in, or "" */

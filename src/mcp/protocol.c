@@ -157,8 +157,7 @@ static void cancel_request(mcp_server *s, mcp_client *c, json_t *params)
     pthread_mutex_unlock(&s->mu);
 }
 
-static json_t *do_tools_call(mcp_server *s, mcp_client *c, json_t *id, json_t *params,
-                             bool *quiet)
+static json_t *do_tools_call(mcp_server *s, mcp_client *c, json_t *id, json_t *params, bool *quiet)
 {
     json_t *name = json_object_get(params, "name");
     if (!json_is_string(name)) {
@@ -196,14 +195,12 @@ static json_t *dispatch(mcp_server *s, mcp_client *c, json_t *msg, bool *quiet)
                                "JSON-RPC batches are not supported; send one message at a time");
     }
     if (!json_is_object(msg)) {
-        return mcp_error_reply(NULL, MCP_INVALID_REQUEST,
-                               "a JSON-RPC message must be an object");
+        return mcp_error_reply(NULL, MCP_INVALID_REQUEST, "a JSON-RPC message must be an object");
     }
     json_t *id = json_object_get(msg, "id");
     bool has_id = id != NULL;
     if (has_id && !json_is_string(id) && !json_is_integer(id)) {
-        return mcp_error_reply(NULL, MCP_INVALID_REQUEST,
-                               "\"id\" must be a string or an integer");
+        return mcp_error_reply(NULL, MCP_INVALID_REQUEST, "\"id\" must be a string or an integer");
     }
     json_t *jv = json_object_get(msg, "jsonrpc");
     if (!json_is_string(jv) || strcmp(json_string_value(jv), "2.0") != 0) {

@@ -314,8 +314,8 @@ static json_t *tool_execute_code(mcp_server *s, mcp_request *req, args_ctx *a)
     bool has_timeout, has_fuel;
     double timeout = 0, fuel = 0;
     if (!args_only(a, allowed) || !arg_string(a, "code", true, &code) ||
-        !arg_session(a, false, &sid) || !arg_number(a, "timeout_seconds", false, &has_timeout,
-                                                    &timeout) ||
+        !arg_session(a, false, &sid) ||
+        !arg_number(a, "timeout_seconds", false, &has_timeout, &timeout) ||
         !arg_number(a, "fuel_budget", true, &has_fuel, &fuel)) {
         return tool_error("execute_code: %s", a->err);
     }
@@ -477,8 +477,8 @@ static json_t *tool_create_session(mcp_server *s, args_ctx *a)
         return tool_error("create_session: this server has reached its limit of %u sessions",
                           s->cfg->max_sessions);
     }
-    return tool_ok(json_pack("{s:s, s:b, s:s, s:s, s:f}", "session_id", info.id, "created",
-                             created, "created_at", info.created_at, "workspace", "/app",
+    return tool_ok(json_pack("{s:s, s:b, s:s, s:s, s:f}", "session_id", info.id, "created", created,
+                             "created_at", info.created_at, "workspace", "/app",
                              "idle_timeout_seconds", s->cfg->session_idle_s),
                    false);
 }
@@ -709,13 +709,14 @@ static json_t *tool_read_file(mcp_server *s, args_ctx *a)
 
 static json_t *tool_write_file(mcp_server *s, args_ctx *a)
 {
-    static const char *const allowed[] = {"session_id", "path", "content", "encoding", "overwrite",
-                                          NULL};
+    static const char *const allowed[] = {"session_id", "path",      "content",
+                                          "encoding",   "overwrite", NULL};
     const char *sid, *path, *content, *encoding;
     bool overwrite;
     if (!args_only(a, allowed) || !arg_session(a, true, &sid) ||
         !arg_string(a, "path", true, &path) || !arg_string(a, "content", true, &content) ||
-        !arg_string(a, "encoding", false, &encoding) || !arg_bool(a, "overwrite", true, &overwrite)) {
+        !arg_string(a, "encoding", false, &encoding) ||
+        !arg_bool(a, "overwrite", true, &overwrite)) {
         return tool_error("write_file: %s", a->err);
     }
     bool is_b64 = false;
@@ -798,8 +799,7 @@ static json_t *tool_get_metrics(mcp_server *s, args_ctx *a)
         json_object_set_new(m, "active_sessions", json_integer((json_int_t)s->nsessions));
         json_object_set_new(m, "running_executions", json_integer(s->running));
         json_object_set_new(m, "max_sessions", json_integer(s->cfg->max_sessions));
-        json_object_set_new(m, "max_concurrent_executions",
-                            json_integer(s->cfg->max_executions));
+        json_object_set_new(m, "max_concurrent_executions", json_integer(s->cfg->max_executions));
         json_object_set_new(m, "uptime_seconds", json_real(mcp_now() - s->started));
     }
     pthread_mutex_unlock(&s->mu);
@@ -843,9 +843,9 @@ static json_t *tool_list_runtimes(mcp_server *s, args_ctx *a)
     const viv_policy *p = s->cfg->policy;
     json_t *rt = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:{s:I, s:I, s:f, s:I, s:I, s:I}, s:s}", "name",
-        "python", "language", "python", "implementation", "CPython", "version", version,
-        "platform", "wasm32-wasi (WASI preview 1)", "default", 1, "workspace", "/app", "limits",
-        "fuel_budget", (json_int_t)viv_policy_fuel_budget(p), "memory_bytes",
+        "python", "language", "python", "implementation", "CPython", "version", version, "platform",
+        "wasm32-wasi (WASI preview 1)", "default", 1, "workspace", "/app", "limits", "fuel_budget",
+        (json_int_t)viv_policy_fuel_budget(p), "memory_bytes",
         (json_int_t)viv_policy_memory_bytes(p), "timeout_seconds", viv_policy_timeout_seconds(p),
         "stdout_max_bytes", (json_int_t)viv_policy_stdout_max_bytes(p), "stderr_max_bytes",
         (json_int_t)viv_policy_stderr_max_bytes(p), "max_code_bytes",
@@ -865,8 +865,8 @@ typedef struct tool_def {
     bool destructive;
 } tool_def;
 
-#define SID_PROP                                                                                  \
-    "\"session_id\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\","                 \
+#define SID_PROP                                                                                   \
+    "\"session_id\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\","                   \
     "\"description\":\"A session id from create_session.\"}"
 
 static const tool_def tools[] = {
@@ -1092,9 +1092,8 @@ json_t *mcp_tools_list(mcp_server *s)
                                           "name", tools[i].name, "title", tools[i].title,
                                           "description", desc, "inputSchema", in, "outputSchema",
                                           out, "annotations", "readOnlyHint", tools[i].read_only,
-                                          "destructiveHint", tools[i].destructive,
-                                          "idempotentHint", tools[i].read_only, "openWorldHint",
-                                          0)
+                                          "destructiveHint", tools[i].destructive, "idempotentHint",
+                                          tools[i].read_only, "openWorldHint", 0)
                               : NULL;
         if (t == NULL) {
             json_decref(arr);
