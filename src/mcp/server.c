@@ -109,6 +109,8 @@ static void adopt_sessions(mcp_server *s)
 
 /* ---- clients ------------------------------------------------------------------- */
 
+static void client_close_locked(mcp_server *s, mcp_client *c);
+
 mcp_client *mcp_client_new(mcp_server *s, bool with_id)
 {
     mcp_client *c = calloc(1, sizeof *c);
@@ -129,9 +131,21 @@ mcp_client *mcp_client_new(mcp_server *s, bool with_id)
     c->refs = 2; /* the table's and the caller's */
     pthread_mutex_lock(&s->mu);
     if (with_id && s->nclients >= s->cfg->max_clients) {
-        pthread_mutex_unlock(&s->mu);
-        free(c);
-        return NULL;
+        /* Clients that never say goodbye (no DELETE) must not lock new ones
+         * out: the least recently seen idle one makes room. */
+        mcp_client *oldest = NULL;
+        for (mcp_client *o = s->clients; o != NULL; o = o->next) {
+            if (o->id[0] != '\0' && !o->closed && o->refs == 1 &&
+                (oldest == NULL || o->last_seen < oldest->last_seen)) {
+                oldest = o;
+            }
+        }
+        if (oldest == NULL) {
+            pthread_mutex_unlock(&s->mu);
+            free(c);
+            return NULL;
+        }
+        client_close_locked(s, oldest);
     }
     c->next = s->clients;
     s->clients = c;

@@ -179,6 +179,23 @@ test('per-client rate limit answers 429', async () => {
   eq(r.status, 200, 'tokens refill');
 });
 
+test('at --max-clients the least recently seen idle MCP session makes room', async () => {
+  const small = await httpServer(['--max-clients', '2']);
+  const h = { ...json, Authorization: `Bearer ${small.token}` };
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(small.url, { method: 'POST', headers: h, body: initBody });
+    eq(r.status, 200, `initialize ${i}`);
+    ids.push(r.headers.get('mcp-session-id'));
+    await r.text();
+  }
+  const ping = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
+  const first = await fetch(small.url, { method: 'POST', headers: { ...h, 'Mcp-Session-Id': ids[0] }, body: ping });
+  eq(first.status, 404, 'the oldest was ended');
+  const last = await fetch(small.url, { method: 'POST', headers: { ...h, 'Mcp-Session-Id': ids[2] }, body: ping });
+  eq(last.status, 200, 'the newest works');
+});
+
 test('SIGTERM stops the server cleanly', async () => {
   const s2 = await httpServer([]);
   s2.child.kill('SIGTERM');

@@ -242,10 +242,25 @@ test('get_metrics counts executions, errors, percentiles and fuel', async () => 
   assert(m.tool_calls_by_name.execute_code >= 8, 'per-tool counts');
 });
 
-test('stdout carried only protocol messages; diagnostics went to stderr', async () => {
-  // The SDK would have failed to parse anything else; a tool call still works.
+test('the guest\'s output goes into results; the server\'s diagnostics to stderr', async () => {
   const r = await call('execute_code', { code: 'import sys; print("err", file=sys.stderr)' });
-  eq(r.structuredContent.stderr, 'err\n', 'guest stderr is in the result, not on our stdout');
+  eq(r.structuredContent.stderr, 'err\n', 'guest stderr is in the result');
+  const peer = rawStdio(['--session-idle-timeout', '0.2']);
+  peer.send(JSON.stringify({
+    jsonrpc: '2.0', id: 1, method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+  }) + '\n');
+  await peer.next();
+  peer.send(JSON.stringify({
+    jsonrpc: '2.0', id: 2, method: 'tools/call',
+    params: { name: 'create_session', arguments: { session_id: 'brief' } },
+  }) + '\n');
+  await peer.next();
+  await sleep(1000);
+  assert(/session brief expired/.test(peer.stderr()), `expiry logged on stderr: ${peer.stderr()}`);
+  peer.send('{"jsonrpc":"2.0","id":3,"method":"ping"}\n');
+  // next() parses every stdout line as JSON: a log line there would fail it.
+  eq((await peer.next()).id, 3, 'the next stdout line is the ping reply');
   void stderr;
 });
 
