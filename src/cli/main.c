@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mcp.h"
 
 static const char main_usage[] =
     "Usage: vivarium COMMAND [OPTIONS]\n"
@@ -16,6 +17,7 @@ static const char main_usage[] =
     "  validate  check that Python code compiles, without running it\n"
     "  session   manage session workspaces (vivarium session --help)\n"
     "  compile   compile a guest .wasm ahead of time (vivarium compile --help)\n"
+    "  mcp       serve the sandbox to AI agents over MCP (vivarium mcp --help)\n"
     "  version   print version information\n"
     "  help      show this help\n"
     "\n"
@@ -36,6 +38,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "session") == 0) {
         return viv_cli_session(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "mcp") == 0) {
+        return viv_mcp_main(argc - 1, argv + 1, viv_cli_default_guest());
     }
     if (strcmp(cmd, "compile") == 0) {
         return viv_cli_compile(argc - 1, argv + 1);
