@@ -379,12 +379,20 @@ int viv_mcp_main(int argc, char **argv, const char *default_guest)
     /* Fail closed at start-up rather than on the first call: the guest must
      * load under the server policy. */
     viv_status st = viv_sandbox_create(cfg.policy, cfg.wasm, &probe, &err);
-    viv_sandbox_destroy(probe);
     if (st != VIV_OK) {
         mcp_log("cannot load the guest: %s%s%s", err.message, err.path[0] ? ": " : "", err.path);
         rc = st == VIV_ENOENT || st == VIV_ENOGUEST ? EXIT_NO_GUEST : EXIT_USAGE;
         goto out;
     }
+    /* Warm interpreters make each execution a fork of a started one. If
+     * none can start, executions run cold with the same results. */
+    if (viv_warm_pool_create(NULL, &cfg.warm, &err) == VIV_OK) {
+        viv_sandbox_set_warm_pool(probe, cfg.warm);
+        if (viv_sandbox_prewarm(probe, &err) != VIV_OK) {
+            mcp_log("executions will start cold: %s", err.message);
+        }
+    }
+    viv_sandbox_destroy(probe);
 
     /* Before any thread exists: every thread inherits this mask, so the
      * signals reach only the transport's signalfd or sigwait. A peer that
@@ -409,6 +417,7 @@ out:
     if (server_up) {
         mcp_server_shutdown(&server);
     }
+    viv_warm_pool_destroy(cfg.warm);
     viv_logger_free(cfg.logger);
     viv_policy_free(cfg.policy);
     free(cfg.token);

@@ -43,6 +43,7 @@ typedef struct mcp_config {
     const char *wasm;         /* guest module; NULL: the library's default */
     const char *sessions_dir; /* NULL: a private temporary root, removed at exit */
     viv_logger *logger;       /* sandbox and session events (owned); may be NULL */
+    viv_warm_pool *warm;      /* warm interpreters for every execution (owned); may be NULL */
     size_t max_code_bytes;
     size_t max_message_bytes; /* one JSON-RPC message (a stdio line, an HTTP body) */
     size_t max_read_bytes;    /* read_file's ceiling */

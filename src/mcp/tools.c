@@ -389,6 +389,7 @@ static json_t *tool_execute_code(mcp_server *s, mcp_request *req, args_ctx *a)
     }
     if (st == VIV_OK) {
         viv_sandbox_set_logger(sb, cfg->logger);
+        viv_sandbox_set_warm_pool(sb, cfg->warm);
         viv_exec_options opts = {0};
         opts.cancel = req->cancel;
         if (sid != NULL) {
