@@ -346,6 +346,9 @@ int viv_engine_rearm(const viv_engine_limits *limits, char *err, size_t errlen)
         return -1;
     }
     s->memory_cap_pages = cap;
+    if (s->memory != NULL) {
+        s->memory->max_pages = s->module_max_pages < cap ? s->module_max_pages : cap;
+    }
     s->memory_cap_hit = false;
     s->interrupted = 0;
     if (s->interrupt != NULL) {

@@ -88,6 +88,9 @@ static const char program_head[] =
     "    if loader is not None:\n"
     "        main.__loader__ = type(loader)('__main__', argv[0])\n"
     "    sys.modules['__main__'] = main\n"
+    "    # Our module frame sits under the program's: give it its own room, so\n"
+    "    # that recursion ends at the same depth of the program as when cold.\n"
+    "    sys.setrecursionlimit(sys.getrecursionlimit() + 1)\n"
     "    return main, argv[0]\n"
     "\n";
 
