@@ -285,14 +285,19 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
         return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot create pipes: %s", strerror(e));
     }
 
+    viv_exec_spec spec;
+    viv_status st =
+        viv_exec_spec_build(&spec, sb, program_dir, program_name, workspace, opts, 0, err);
+    if (st == VIV_OK && sb->warm != NULL) {
+        /* A zygote's own start-up is not the execution's time. */
+        viv_warm_prepare(sb->warm, sb, &spec);
+    }
     uint64_t start = monotonic_ns();
     uint64_t deadline = 0;
     if (p->timeout_seconds > 0) {
         deadline = start + (uint64_t)(p->timeout_seconds * 1e9);
     }
-    viv_exec_spec spec;
-    viv_status st =
-        viv_exec_spec_build(&spec, sb, program_dir, program_name, workspace, opts, deadline, err);
+    spec.deadline_ns = deadline;
     exec_process proc = {-1, -1, -1};
     if (st == VIV_OK && sb->warm != NULL) {
         int w = viv_warm_start(sb->warm, sb, &spec, out_pipe[1], err_pipe[1], report_fd, &proc.pid,

@@ -565,6 +565,14 @@ static int recv_reply(zygote *z, pid_t *pid, int *pidfd, int *error)
     return 0;
 }
 
+void viv_warm_prepare(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_spec *spec)
+{
+    zygote *z = NULL;
+    if (cold_only_reason(spec) == NULL) {
+        (void)zygote_for(pool, sb, spec, &z, NULL);
+    }
+}
+
 int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_spec *spec,
                    int out_fd, int err_fd, int report_fd, pid_t *pid, int *pidfd, int *status_fd,
                    viv_error *err)

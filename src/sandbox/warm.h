@@ -20,6 +20,10 @@ void viv_warm_release(viv_warm_pool *pool, const char *session_id);
 
 struct viv_exec_spec;
 
+/* Make sure a zygote for spec's configuration is running (or has failed
+ * to start), so that starting the execution takes no start-up time. */
+void viv_warm_prepare(viv_warm_pool *pool, const viv_sandbox *sb, const struct viv_exec_spec *spec);
+
 /*
  * Start spec's execution in a fork of a warm interpreter, passing it the
  * output pipe ends and the report page. Returns 1 when it started (*pid,
