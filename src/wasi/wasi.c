@@ -470,7 +470,9 @@ int viv_wasi_rebind(viv_wasi *w, const viv_wasi_config *cfg, char *err, size_t e
     }
     /* What the previous owner opened is not the new owner's business. */
     for (unsigned i = 0; i < VIV_WASI_MAX_FDS; i++) {
-        if (i < 3 || i >= 3 + npre) {
+        /* Free entries are left alone: writing them would copy pages this
+         * (forked) process otherwise shares with its zygote. */
+        if ((i < 3 || i >= 3 + npre) && w->fds[i].kind != VIV_FD_FREE) {
             fd_release(&w->fds[i]);
         }
     }
