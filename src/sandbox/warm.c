@@ -24,6 +24,9 @@
 
 /* How long a started zygote may take to answer a request. */
 #define REPLY_TIMEOUT_MS 10000
+/* Start-up configurations kept warm at once (each costs about 30 MB);
+ * the least recently used idle one makes room. */
+#define MAX_ZYGOTES 8
 
 #define DEFAULT_MAX_QUEUED 64u
 
@@ -40,6 +43,8 @@ typedef struct zygote {
     char dir[4096]; /* its private directory: program, placeholder mounts, log */
     uint32_t pages;
     bool dead;
+    unsigned users;     /* executions holding it (under pool->lock) */
+    uint64_t last_used; /* a pool-wide counter, for eviction */
     pthread_mutex_t io; /* one request and its reply at a time */
     struct zygote *next;
 } zygote;
@@ -48,6 +53,7 @@ struct viv_warm_pool {
     pthread_mutex_t spawn; /* held while a zygote starts */
     zygote *zygotes;
     unsigned next_pick;
+    uint64_t uses;
     pthread_mutex_t lock;
     pthread_cond_t changed;
     unsigned max_concurrent, max_queued, running, queued;
@@ -442,7 +448,8 @@ static viv_status zygote_start(viv_warm_pool *pool, const viv_sandbox *sb,
     return st;
 }
 
-/* A running zygote for spec's configuration, started if needed. */
+/* A running zygote for spec's configuration, started if needed, held for
+ * the caller until zygote_put(). */
 static viv_status zygote_for(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_spec *spec,
                              zygote **out, viv_error *err)
 {
@@ -453,25 +460,33 @@ static viv_status zygote_for(viv_warm_pool *pool, const viv_sandbox *sb, const v
     pthread_mutex_lock(&pool->spawn);
     pthread_mutex_lock(&pool->lock);
     zygote *found[64];
-    unsigned nfound = 0;
+    unsigned nfound = 0, nlive = 0;
+    zygote *idle_lru = NULL;
     for (zygote **zp = &pool->zygotes; *zp != NULL;) {
         zygote *z = *zp;
-        if (z->dead) {
-            /* Only dead ones nobody is talking to: io is free under spawn. */
-            if (pthread_mutex_trylock(&z->io) == 0) {
-                pthread_mutex_unlock(&z->io);
-                *zp = z->next;
-                zygote_free(z);
-                continue;
+        if (z->dead && z->users == 0) {
+            *zp = z->next;
+            zygote_free(z);
+            continue;
+        }
+        if (!z->dead) {
+            nlive++;
+            if (strcmp(z->key, key) == 0 && nfound < 64) {
+                found[nfound++] = z;
+            } else if (z->users == 0 && (idle_lru == NULL || z->last_used < idle_lru->last_used)) {
+                idle_lru = z;
             }
-        } else if (strcmp(z->key, key) == 0 && nfound < 64) {
-            found[nfound++] = z;
         }
         zp = &z->next;
     }
     zygote *pick = NULL;
     if (nfound >= pool->zygotes_per_config) {
         pick = found[pool->next_pick++ % nfound];
+        pick->users++;
+        pick->last_used = ++pool->uses;
+    } else if (nlive >= MAX_ZYGOTES && idle_lru != NULL) {
+        /* Marked dead, it is stopped and freed by the next lookup. */
+        idle_lru->dead = true;
     }
     pthread_mutex_unlock(&pool->lock);
     viv_status st = VIV_OK;
@@ -489,6 +504,8 @@ static viv_status zygote_for(viv_warm_pool *pool, const viv_sandbox *sb, const v
                 zygote_free(z);
             } else {
                 pthread_mutex_lock(&pool->lock);
+                z->users = 1;
+                z->last_used = ++pool->uses;
                 z->next = pool->zygotes;
                 pool->zygotes = z;
                 pthread_mutex_unlock(&pool->lock);
@@ -500,6 +517,13 @@ static viv_status zygote_for(viv_warm_pool *pool, const viv_sandbox *sb, const v
     free(key);
     *out = pick;
     return st;
+}
+
+static void zygote_put(viv_warm_pool *pool, zygote *z)
+{
+    pthread_mutex_lock(&pool->lock);
+    z->users--;
+    pthread_mutex_unlock(&pool->lock);
 }
 
 static int send_request(zygote *z, const int fds[VIV_ZYGOTE_REQUEST_FDS])
@@ -568,8 +592,9 @@ static int recv_reply(zygote *z, pid_t *pid, int *pidfd, int *error)
 void viv_warm_prepare(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_spec *spec)
 {
     zygote *z = NULL;
-    if (cold_only_reason(spec) == NULL) {
-        (void)zygote_for(pool, sb, spec, &z, NULL);
+    if (cold_only_reason(spec) == NULL && zygote_for(pool, sb, spec, &z, NULL) == VIV_OK &&
+        z != NULL) {
+        zygote_put(pool, z);
     }
 }
 
@@ -586,6 +611,7 @@ int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_sp
         return 0; /* no warm interpreter: cold, with the same result */
     }
     if ((uint64_t)z->pages * VIV_WASM_PAGE > spec->memory_bytes) {
+        zygote_put(pool, z);
         return 0; /* below what start-up already used: cold reports it properly */
     }
     int spec_fd = -1, status[2] = {-1, -1};
@@ -593,6 +619,7 @@ int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_sp
         if (spec_fd >= 0) {
             close(spec_fd);
         }
+        zygote_put(pool, z);
         return 0;
     }
     int fds[VIV_ZYGOTE_REQUEST_FDS] = {spec_fd, out_fd, err_fd, report_fd, status[1]};
@@ -614,6 +641,7 @@ int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_sp
         rc = 1;
     }
     pthread_mutex_unlock(&z->io);
+    zygote_put(pool, z);
     close(spec_fd);
     close(status[1]);
     if (rc == 1) {
@@ -641,8 +669,8 @@ viv_status viv_sandbox_prewarm(viv_sandbox *sb, viv_error *err)
     zygote *z = NULL;
     if (why != NULL) {
         st = viv_error_set(err, VIV_EPOLICY, "env", NULL, "cannot serve this policy warm: %s", why);
-    } else {
-        st = zygote_for(sb->warm, sb, &spec, &z, err);
+    } else if ((st = zygote_for(sb->warm, sb, &spec, &z, err)) == VIV_OK && z != NULL) {
+        zygote_put(sb->warm, z);
     }
     viv_exec_spec_free(&spec);
     return st;

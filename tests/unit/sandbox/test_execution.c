@@ -5,6 +5,7 @@
  * interpreters) against the cold one.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,10 +161,10 @@ static void assert_same(const char *code, const viv_result *c, const viv_result 
         fail_msg("cold and warm differ for:\n%s\n-- cold: exit %d %s\n%s\n%s\n-- warm: exit %d "
                  "%s\n%s\n%s",
                  code, viv_result_exit_code(c),
-                 viv_trap_reason_name(viv_result_trap_reason(c)) ?: "-",
-                 viv_result_stdout(c, NULL), viv_result_stderr(c, NULL), viv_result_exit_code(w),
-                 viv_trap_reason_name(viv_result_trap_reason(w)) ?: "-",
-                 viv_result_stdout(w, NULL), viv_result_stderr(w, NULL));
+                 viv_trap_reason_name(viv_result_trap_reason(c)) ?: "-", viv_result_stdout(c, NULL),
+                 viv_result_stderr(c, NULL), viv_result_exit_code(w),
+                 viv_trap_reason_name(viv_result_trap_reason(w)) ?: "-", viv_result_stdout(w, NULL),
+                 viv_result_stderr(w, NULL));
     }
 }
 
@@ -266,19 +267,18 @@ static void test_warm_executions_do_not_leak(void **state)
         "      'leaked_mod' in sys.modules, getattr(sys, 'leak', None),\n"
         "      sorted(os.listdir('/app')))\n"
         "print(random.random() != 0.5)\n";
-    static const char polluter[] =
-        "import os, sys, types\n"
-        "secret = 42\n"
-        "os.environ['LEAK'] = 'yes'\n"
-        "sys.argv.append('leak')\n"
-        "sys.leak = True\n"
-        "sys.modules['leaked_mod'] = types.ModuleType('leaked_mod')\n"
-        "held = [open('/app/held.txt', 'w') for _ in range(5)]\n"
-        "fd = os.open('/app/raw.txt', os.O_WRONLY | os.O_CREAT)\n"
-        "os.write(fd, b'x')\n"
-        "import random\n"
-        "random.seed(0.5)\n"
-        "print('unflushed', end='')\n";
+    static const char polluter[] = "import os, sys, types\n"
+                                   "secret = 42\n"
+                                   "os.environ['LEAK'] = 'yes'\n"
+                                   "sys.argv.append('leak')\n"
+                                   "sys.leak = True\n"
+                                   "sys.modules['leaked_mod'] = types.ModuleType('leaked_mod')\n"
+                                   "held = [open('/app/held.txt', 'w') for _ in range(5)]\n"
+                                   "fd = os.open('/app/raw.txt', os.O_WRONLY | os.O_CREAT)\n"
+                                   "os.write(fd, b'x')\n"
+                                   "import random\n"
+                                   "random.seed(0.5)\n"
+                                   "print('unflushed', end='')\n";
     viv_exec_options a = {.sessions = store, .session_id = "session-a"};
     viv_exec_options b = {.sessions = store, .session_id = "session-b"};
     viv_result *first = exec_on(pr.warm, probe, &b);
@@ -298,6 +298,47 @@ static void test_warm_executions_do_not_leak(void **state)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     assert_int_equal(system(cmd), 0);
+    free_pair(&pr);
+}
+
+/* Kill every child of this process: between executions, that is the
+ * zygote. Returns how many were killed. */
+static int kill_children(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    FILE *f = fopen(path, "r");
+    int n = 0, pid;
+    while (f != NULL && fscanf(f, "%d", &pid) == 1) {
+        kill(pid, SIGKILL);
+        n++;
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return n;
+}
+
+static void test_a_dead_zygote_is_replaced(void **state)
+{
+    (void)state;
+    pair pr = make_pair(NULL);
+    viv_result *r = exec_on(pr.warm, "print(1)", NULL);
+    assert_true(viv_result_warm(r));
+    viv_result_free(r);
+    assert_true(kill_children() >= 1);
+    usleep(100 * 1000);
+    /* The next execution must not fail because of it: cold or warm, the
+     * result is right; and soon it is warm again. */
+    bool warm_again = false;
+    for (int i = 0; i < 3; i++) {
+        r = exec_on(pr.warm, "print(6 * 7)", NULL);
+        assert_true(viv_result_success(r));
+        assert_string_equal(viv_result_stdout(r, NULL), "42\n");
+        warm_again = viv_result_warm(r);
+        viv_result_free(r);
+    }
+    assert_true(warm_again);
     free_pair(&pr);
 }
 
@@ -351,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_warm_matches_cold),
         cmocka_unit_test(test_warm_fuel_counts_only_the_execution),
         cmocka_unit_test(test_warm_executions_do_not_leak),
+        cmocka_unit_test(test_a_dead_zygote_is_replaced),
         cmocka_unit_test(test_warm_pool_rejects_bad_preimports),
         cmocka_unit_test(test_random_hash_seed_runs_cold),
     };
