@@ -62,6 +62,9 @@ typedef struct viv_engine_limits {
     /* Run an artifact built without metering, with no fuel limit. Only the
      * metering-overhead benchmark sets this; no policy can. */
     bool allow_unmetered;
+    /* The caller's process ends right after the run: skip freeing the
+     * instance, memory and stack (the kernel does it). */
+    bool process_ends;
 } viv_engine_limits;
 
 typedef struct viv_engine_outcome {

@@ -449,8 +449,15 @@ viv_engine_status viv_engine_run(const viv_engine_run_params *p, viv_engine_outc
         out->memory_pages = store.memory->pages;
     }
     out->memory_cap_hit = store.memory_cap_hit;
-    /* Freeing needs the store for the memory reservation. */
     store.active = 0;
+    if (act.limits.process_ends) {
+        /* The process exits next: unmapping gigabytes of reservation here
+         * would only delay the result. */
+        current_activation = NULL;
+        viv_store_set_current(NULL);
+        return VIV_ENGINE_OK;
+    }
+    /* Freeing needs the store for the memory reservation. */
     art->free_instance(act.instance);
     free(act.instance);
     current_activation = NULL;

@@ -64,7 +64,8 @@ viv_engine_limits viv_child_limits(const viv_exec_spec *s)
     return (viv_engine_limits){.memory_bytes = s->memory_bytes,
                                .fuel = s->fuel,
                                .deadline_ns = s->deadline_ns,
-                               .allow_unmetered = s->allow_unmetered};
+                               .allow_unmetered = s->allow_unmetered,
+                               .process_ends = true};
 }
 
 int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, int err_fd,
@@ -171,7 +172,7 @@ static const char *end_name(viv_engine_end end, bool cap_hit)
     }
 }
 
-void viv_child_finish(viv_wasi *w, viv_child_report *rep)
+void viv_child_finish(viv_wasi *w, viv_child_report *rep, int out_fd, int err_fd)
 {
     const char *reason = end_name(rep->outcome.end, rep->outcome.memory_cap_hit);
     if (rep->status == VIV_ENGINE_OK && reason != NULL) {
@@ -180,5 +181,8 @@ void viv_child_finish(viv_wasi *w, viv_child_report *rep)
         viv_wasi_append_stderr(w, line, (size_t)n);
     }
     viv_wasi_get_output_stats(w, &rep->output);
-    rep->complete = 1;
+    /* The report is complete before end-of-file can be seen. */
+    __atomic_store_n(&rep->complete, 1, __ATOMIC_RELEASE);
+    close(out_fd);
+    close(err_fd);
 }

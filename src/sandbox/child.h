@@ -32,7 +32,7 @@ typedef struct viv_child_report {
 void viv_child_wasi_config(const viv_exec_spec *s, int out_fd, int err_fd, viv_child_report *rep,
                            viv_wasi_config *cfg);
 
-/* Engine limits for spec's execution. */
+/* Engine limits for spec's execution (whose process ends after the run). */
 viv_engine_limits viv_child_limits(const viv_exec_spec *s);
 
 /* The second wall (jail.h), entered after WASI opened its preopens and
@@ -46,7 +46,8 @@ int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, 
 void viv_child_test_hook(viv_child_report *rep);
 
 /* After the engine returned: the trap line, output statistics, and the
- * report marked complete. */
-void viv_child_finish(viv_wasi *w, viv_child_report *rep);
+ * report marked complete. Then the output pipes are closed, so the parent
+ * has its result without waiting for this process's teardown. */
+void viv_child_finish(viv_wasi *w, viv_child_report *rep, int out_fd, int err_fd);
 
 #endif /* VIV_SANDBOX_CHILD_H */

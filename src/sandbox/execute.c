@@ -91,8 +91,7 @@ static __attribute__((noreturn)) void cold_child_main(const viv_sandbox *sb,
         .attach_memory = child_attach_memory,
     };
     rep->status = viv_engine_run(&run, &rep->outcome);
-    viv_child_finish(w, rep);
-    viv_wasi_destroy(w);
+    viv_child_finish(w, rep, out_fd, err_fd);
     _exit(0);
 }
 
@@ -374,7 +373,12 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
             close(fds[i]);
         }
     }
-    int wstatus = wait_process(&proc);
+    /* A warm child that completed its report has nothing more to say; its
+     * wait status matters only when it did not (the zygote reaps it). */
+    int wstatus = 0;
+    if (proc.pidfd < 0 || !__atomic_load_n(&rep->complete, __ATOMIC_ACQUIRE)) {
+        wstatus = wait_process(&proc);
+    }
     if (proc.pidfd >= 0) {
         close(proc.pidfd);
         close(proc.status_fd);

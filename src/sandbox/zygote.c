@@ -175,6 +175,7 @@ typedef struct zygote_state {
     /* Set in a forked execution: */
     bool is_execution;
     viv_child_report *report;
+    int out_fd, err_fd;
     viv_exec_spec spec;
     uint8_t *stdin_buf;
     /* The zygote's own bookkeeping: */
@@ -323,6 +324,8 @@ static void become_execution(zygote_state *z, int fds[VIV_ZYGOTE_REQUEST_FDS])
     viv_child_test_hook(rep);
     z->is_execution = true;
     z->report = rep;
+    z->out_fd = out_fd;
+    z->err_fd = err_fd;
 }
 
 /* Receive one request; fork; in the child, return true. */
@@ -503,7 +506,7 @@ void viv_zygote_main(const viv_zygote_boot *boot)
     if (z.is_execution) {
         z.report->status = st;
         z.report->outcome = outcome;
-        viv_child_finish(z.wasi, z.report);
+        viv_child_finish(z.wasi, z.report, z.out_fd, z.err_fd);
         _exit(0);
     }
     dprintf(log, "vivarium zygote: the interpreter ended during start-up: %s (exit %u)\n",
