@@ -7,9 +7,11 @@
 #ifndef VIV_SANDBOX_INTERNAL_H
 #define VIV_SANDBOX_INTERNAL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "batteries.h"
 #include "engine.h"
 #include "jail.h"
 #include "log.h"
@@ -29,6 +31,7 @@ struct viv_sandbox {
     char *artifact_path;
     bool allow_unmetered; /* bench only: see viv_sandbox_use_unmetered */
     viv_logger *logger;   /* borrowed; may be NULL */
+    viv_batteries batteries; /* the packages tree, mounted when available */
 };
 
 /* Refusals the guest's WASI layer reported, carried back from the child. */
@@ -65,6 +68,7 @@ struct viv_result {
     viv_security_event security[VIV_MAX_SECURITY_EVENTS];
     uint32_t nsecurity;      /* kept in security[] */
     uint32_t security_total; /* seen, including those not kept */
+    json_t *meta_extra;      /* batteries, fuel, hint: merged into metadata; owned */
 };
 
 /* Swap in an unmetered artifact and lift fuel enforcement. For the
@@ -88,6 +92,11 @@ void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r, const 
 
 /* The WASI import table bound to src/wasi (wasi_bind.c). */
 const viv_guest_wasi *viv_sandbox_wasi_imports(void);
+
+/* Fills res->meta_extra: the batteries, the fuel analysis and any hint
+ * (result_meta.c, with guidance.c). Advice is best effort: out of memory
+ * leaves it out. */
+void viv_sandbox_attach_guidance(const viv_sandbox *sb, viv_result *res);
 
 /* Run one execution in a child process (execute.c). */
 viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
