@@ -81,6 +81,17 @@ def _need(func, real, kind):
         raise NotADirectoryError("vivarium_utils.%s: %s is not a directory" % (func, real))
 
 
+def _makedirs(real):
+    # os.makedirs would also try to create "/", which the guest cannot see.
+    if not os.path.isdir(real):
+        os.makedirs(real)
+
+
+def _parent(real):
+    _makedirs(os.path.dirname(real))
+    return real
+
+
 def path(p):
     """The absolute, resolved path of p, refused if it leaves /app."""
     return _resolve("path", p, write=True)
@@ -209,9 +220,10 @@ def tail(p, n=10, encoding="utf-8"):
 
 
 def write(p, text, encoding="utf-8", append=False):
-    """Write text to a file under /app, creating its directories."""
-    real = _resolve("write", p, write=True)
-    os.makedirs(os.path.dirname(real), exist_ok=True)
+    """Write text to a file under /app, creating its directories.
+
+    Every function that writes a file creates the directories above it."""
+    real = _parent(_resolve("write", p, write=True))
     with open(real, "a" if append else "w", encoding=encoding) as fh:
         fh.write(text)
 
@@ -219,7 +231,7 @@ def write(p, text, encoding="utf-8", append=False):
 def mkdir(p):
     """Create a directory under /app, and its parents; fine if it exists."""
     real = _resolve("mkdir", p, write=True)
-    os.makedirs(real, exist_ok=True)
+    _makedirs(real)
     return _rel(real)
 
 
@@ -232,6 +244,7 @@ def cp(src, dst):
     _need("cp", s, None)
     if os.path.isdir(d):
         d = os.path.join(d, os.path.basename(s))
+    _parent(d)
     if os.path.isdir(s):
         if _under(d, s):
             raise ValueError("vivarium_utils.cp: cannot copy %s into itself (%s)" % (s, d))
@@ -280,7 +293,7 @@ def csv_to_json(src, dst=None, delimiter=",", encoding="utf-8"):
     with open(s, newline="", encoding=encoding) as fh:
         rows = list(csv.DictReader(fh, delimiter=delimiter))
     if dst is not None:
-        d = _resolve("csv_to_json", dst, write=True)
+        d = _parent(_resolve("csv_to_json", dst, write=True))
         with open(d, "w", encoding="utf-8") as fh:
             json.dump(rows, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
@@ -314,7 +327,7 @@ def json_to_csv(src, dst=None, fieldnames=None, delimiter=","):
                     for k, v in r.items()})
     text = buf.getvalue()
     if dst is not None:
-        d = _resolve("json_to_csv", dst, write=True)
+        d = _parent(_resolve("json_to_csv", dst, write=True))
         with open(d, "w", newline="", encoding="utf-8") as fh:
             fh.write(text)
     return text
