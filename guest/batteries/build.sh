@@ -56,6 +56,8 @@ mkdir -p "$debs" "$cache/tmp"
 work=$(mktemp -d "$cache/tmp/batteries.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+fetch() { (cd "$work" && apt-get download -q "$1" >/dev/null 2>"$work/apt.err"); }
+apt_updated=
 pkgs=()
 while read -r pkg ver arch sha drop lic; do
   [[ -z ${pkg:-} || $pkg == \#* ]] && continue
@@ -64,9 +66,16 @@ while read -r pkg ver arch sha drop lic; do
   if [[ ! -f $file ]] || [[ $(sha256sum < "$file" | cut -c1-64) != "$sha" ]]; then
     rm -f "$file"
     # apt-get download writes into the current directory; as root it warns
-    # that the _apt user cannot write there, which is harmless.
-    (cd "$work" && apt-get download -q "$pkg=$ver" >/dev/null 2>"$work/apt.err") ||
-      die "apt-get download $pkg=$ver failed (is it still in bookworm? run apt-get update): $(tail -1 "$work/apt.err")"
+    # that the _apt user cannot write there, which is harmless. A machine
+    # that never ran apt-get update has no package lists yet: update once.
+    if ! fetch "$pkg=$ver"; then
+      if [[ $(id -u) -eq 0 && -z $apt_updated ]]; then
+        apt_updated=1
+        apt-get update -qq >/dev/null 2>&1 || true
+      fi
+      fetch "$pkg=$ver" ||
+        die "apt-get download $pkg=$ver failed (is it still in bookworm?): $(tail -1 "$work/apt.err")"
+    fi
     got=$(sha256sum < "$work/$(basename "$file")" | cut -c1-64) ||
       die "apt-get download $pkg=$ver produced no $(basename "$file")"
     [[ $got == "$sha" ]] || die "$pkg $ver: sha256 $got, expected $sha; refusing it"
