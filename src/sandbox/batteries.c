@@ -190,6 +190,16 @@ void viv_batteries_mount(viv_batteries *b, viv_policy *p)
     }
 }
 
+viv_status viv_batteries_default_tmpdir(viv_policy *p, viv_error *err)
+{
+    for (size_t i = 0; i < p->nenv; i++) {
+        if (strcmp(p->env[i].key, "TMPDIR") == 0) {
+            return VIV_OK;
+        }
+    }
+    return viv_policy_set_env(p, "TMPDIR", p->guest_mount_path, err);
+}
+
 void viv_batteries_free(viv_batteries *b)
 {
     for (size_t i = 0; i < b->nmodules; i++) {

@@ -3,9 +3,10 @@
  *
  * Owns: finding the batteries tree (pure-Python packages byte-compiled for
  * the guest, built by guest/batteries/build.sh) beside a guest module,
- * reading its MANIFEST, and adding its read-only mounts to a sandbox's
- * policy. A missing or unusable tree never fails a sandbox: runs go on
- * without packages and the reason is kept for the result's metadata.
+ * reading its MANIFEST, and what the packages need from a sandbox's
+ * policy: the tree's read-only mounts and a temporary directory. A missing
+ * or unusable tree never fails a sandbox: runs go on without packages and
+ * the reason is kept for the result's metadata.
  */
 #ifndef VIV_SANDBOX_BATTERIES_H
 #define VIV_SANDBOX_BATTERIES_H
@@ -37,6 +38,12 @@ int viv_batteries_find(const char *wasm_path, viv_batteries *b);
  * When the policy already uses one of the guest paths, the policy wins:
  * nothing is added and b->available becomes false with the reason. */
 void viv_batteries_mount(viv_batteries *b, viv_policy *p);
+
+/* Sets TMPDIR to the workspace's guest path unless the policy sets it. The
+ * guest has no /tmp, and without TMPDIR `tempfile` (which openpyxl and
+ * xlsxwriter use to save files) finds no directory at all. Fails only when
+ * memory runs out. */
+viv_status viv_batteries_default_tmpdir(viv_policy *p, viv_error *err);
 
 void viv_batteries_free(viv_batteries *b);
 

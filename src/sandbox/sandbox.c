@@ -89,15 +89,7 @@ viv_status viv_sandbox_create(const viv_policy *policy, const char *wasm_path, v
         return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
     }
     viv_batteries_mount(&sb->batteries, sb->policy);
-    /* The guest has no /tmp; without TMPDIR, tempfile (which openpyxl and
-     * xlsxwriter use to write files) finds no directory at all. */
-    bool has_tmpdir = false;
-    for (size_t i = 0; i < sb->policy->nenv; i++) {
-        has_tmpdir = has_tmpdir || strcmp(sb->policy->env[i].key, "TMPDIR") == 0;
-    }
-    if (!has_tmpdir &&
-        (st = viv_policy_set_env(sb->policy, "TMPDIR", sb->policy->guest_mount_path, err)) !=
-            VIV_OK) {
+    if ((st = viv_batteries_default_tmpdir(sb->policy, err)) != VIV_OK) {
         viv_sandbox_destroy(sb);
         return st;
     }

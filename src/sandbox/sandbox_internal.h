@@ -31,7 +31,8 @@ struct viv_sandbox {
     char *artifact_path;
     bool allow_unmetered; /* bench only: see viv_sandbox_use_unmetered */
     viv_logger *logger;   /* borrowed; may be NULL */
-    viv_batteries batteries; /* the packages tree, mounted when available */
+    /* The packages tree (batteries.c), mounted when available. */
+    viv_batteries batteries;
 };
 
 /* Refusals the guest's WASI layer reported, carried back from the child. */
