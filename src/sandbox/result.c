@@ -44,6 +44,7 @@ void viv_result_free(viv_result *r)
     free(r->err.data);
     free(r->session_id);
     free(r->workspace_path);
+    json_decref(r->meta_extra);
     viv_changes_free(&r->changes);
     free(r);
 }
@@ -227,6 +228,9 @@ viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
                                         changes_json(r, VIV_FILES_CREATED, true), "modified",
                                         changes_json(r, VIV_FILES_MODIFIED, true), "deleted",
                                         changes_json(r, VIV_FILES_DELETED, true)));
+    if (r->meta_extra != NULL) {
+        rc |= json_object_update(json_object_get(o, "metadata"), r->meta_extra);
+    }
     char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
     if (text == NULL) {
