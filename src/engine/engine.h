@@ -113,6 +113,9 @@ int viv_engine_rearm(const viv_engine_limits *limits, char *err, size_t errlen);
 
 /* Linear memory pages of the running guest (0 when none is running). */
 uint32_t viv_engine_current_pages(void);
+/* Where the running guest's linear memory is, and its size in wasm pages
+ * (NULL and 0 when none is running). */
+void viv_engine_memory(uint8_t **base, uint32_t *pages);
 
 /* Page size of wasm linear memory. */
 #define VIV_WASM_PAGE 65536u

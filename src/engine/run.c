@@ -488,3 +488,11 @@ uint32_t viv_engine_current_pages(void)
     viv_store *s = current_store;
     return s != NULL && s->memory != NULL ? s->memory->pages : 0;
 }
+
+void viv_engine_memory(uint8_t **base, uint32_t *pages)
+{
+    viv_store *s = current_store;
+    bool have = s != NULL && s->memory != NULL;
+    *base = have ? s->memory->data : NULL;
+    *pages = have ? s->memory->pages : 0;
+}

@@ -69,17 +69,20 @@ viv_engine_limits viv_child_limits(const viv_exec_spec *s)
 }
 
 int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, int err_fd,
-                         uint64_t extra_as, viv_child_report *rep)
+                         int extra_fd, uint64_t extra_as, viv_child_report *rep)
 {
     /* 0-2 are /dev/null or our pipes: keeping them stops a guest file from
      * landing on fd 2, where glibc's fatal messages go. */
-    int keep[5 + 1100];
+    int keep[6 + 1100];
     size_t nkeep = 0;
     keep[nkeep++] = STDIN_FILENO;
     keep[nkeep++] = STDOUT_FILENO;
     keep[nkeep++] = STDERR_FILENO;
     keep[nkeep++] = out_fd;
     keep[nkeep++] = err_fd;
+    if (extra_fd >= 0) {
+        keep[nkeep++] = extra_fd;
+    }
     size_t nhost = viv_wasi_host_fds(w, keep + nkeep, sizeof keep / sizeof keep[0] - nkeep);
     const char *rw_dirs[4 + VIV_POLICY_MAX_MOUNTS];
     const char *ro_dirs[4 + VIV_POLICY_MAX_MOUNTS];

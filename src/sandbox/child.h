@@ -36,11 +36,12 @@ void viv_child_wasi_config(const viv_exec_spec *s, int out_fd, int err_fd, viv_c
 viv_engine_limits viv_child_limits(const viv_exec_spec *s);
 
 /* The second wall (jail.h), entered after WASI opened its preopens and
- * before any of the user's code exists. extra_as is the address space
+ * before any of the user's code exists. extra_fd (or -1) is one more host
+ * descriptor of ours to keep, never the guest's. extra_as is the address space
  * still to be mapped (the engine's, for a cold child; none for a warm one).
  * Returns -1 with rep->setup_error set. */
 int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, int err_fd,
-                         uint64_t extra_as, viv_child_report *rep);
+                         int extra_fd, uint64_t extra_as, viv_child_report *rep);
 
 /* Test-only fault injection (VIV_TEST_HOOKS builds; a no-op otherwise). */
 void viv_child_test_hook(viv_child_report *rep);

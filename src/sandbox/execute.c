@@ -78,7 +78,7 @@ static __attribute__((noreturn)) void cold_child_main(const viv_sandbox *sb,
         snprintf(rep->setup_error, sizeof rep->setup_error, "WASI set-up failed: %s", werr);
         _exit(3);
     }
-    if (viv_child_enter_jail(spec, w, out_fd, err_fd, VIV_JAIL_AS_ENGINE_RUN, rep) != 0) {
+    if (viv_child_enter_jail(spec, w, out_fd, err_fd, -1, VIV_JAIL_AS_ENGINE_RUN, rep) != 0) {
         _exit(3);
     }
     viv_child_test_hook(rep);

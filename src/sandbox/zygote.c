@@ -164,6 +164,19 @@ char *viv_zygote_program(char *const *preimports, size_t npreimports)
 
 /* --- the zygote -------------------------------------------------------------- */
 
+/* The guest pages a small execution writes, learned from the first one
+ * that qualifies; spares copy them ahead of time, so that the execution
+ * that follows takes few copy-on-write faults (each costs tens of
+ * microseconds on a paravirtualised machine). Shared memory, written once
+ * by one execution's process; a page list, so a corrupt entry can only
+ * make a spare touch (with its own value) a page of its own memory. */
+#define HOT_MAX_PAGES 4096u
+typedef struct hot_pages {
+    uint32_t ready; /* set (release) once pages[] is filled */
+    uint32_t npages;
+    uint32_t pages[HOT_MAX_PAGES]; /* 4 KiB page numbers within linear memory */
+} hot_pages;
+
 typedef struct running_child {
     pid_t pid;
     int status_fd;
@@ -183,6 +196,13 @@ typedef struct zygote_state {
     size_t nchildren, children_cap;
     int sigchld_fd;
     sigset_t old_mask;
+    /* The next execution's process, forked ahead of its request. */
+    pid_t spare_pid;
+    int spare_sock;
+    hot_pages *hot; /* shared by the zygote and all its children */
+    int pagemap_fd; /* in the execution that records the hot set */
+    uint8_t *mem_base;
+    uint32_t zygote_pages;
 } zygote_state;
 
 static void zygote_attach_memory(void *ctx, uint8_t *const *data, const uint32_t *size)
@@ -201,6 +221,12 @@ static void reap(zygote_state *z)
     int wstatus;
     pid_t pid;
     while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        if (pid == z->spare_pid) {
+            close(z->spare_sock);
+            z->spare_pid = -1;
+            z->spare_sock = -1;
+            continue;
+        }
         for (size_t i = 0; i < z->nchildren; i++) {
             if (z->children[i].pid == pid) {
                 ssize_t w = write(z->children[i].status_fd, &wstatus, sizeof wstatus);
@@ -275,18 +301,77 @@ static uint8_t *request_stdin(const viv_exec_spec *s, size_t *len)
 /* In the forked process: become the execution. Returns normally only when
  * the guest may resume; any failure ends the process with setup_error set
  * (or, without a report page, with status 3). */
-static void become_execution(zygote_state *z, int fds[VIV_ZYGOTE_REQUEST_FDS])
+/* In a process just forked from the zygote: drop what only the zygote
+ * needs. */
+static void leave_zygote(zygote_state *z)
 {
-    int spec_fd = fds[0], out_fd = fds[1], err_fd = fds[2], report_fd = fds[3];
     /* Our parent is a single-threaded zygote: if it dies, so do we. */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     sigprocmask(SIG_SETMASK, &z->old_mask, NULL);
     close(z->sigchld_fd);
     close(z->boot->control_fd);
-    close(fds[4]);
     for (size_t i = 0; i < z->nchildren; i++) {
         close(z->children[i].status_fd);
     }
+    z->nchildren = 0;
+}
+
+/* Copy the learned hot pages into this process (same values written back:
+ * nothing the guest can see changes). */
+static void touch_hot_pages(const zygote_state *z)
+{
+    if (z->hot == NULL || !__atomic_load_n(&z->hot->ready, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+    uint8_t *base = NULL;
+    uint32_t pages = 0;
+    viv_engine_memory(&base, &pages);
+    uint64_t limit = (uint64_t)pages * (VIV_WASM_PAGE / 4096u);
+    uint32_t n = z->hot->npages < HOT_MAX_PAGES ? z->hot->npages : HOT_MAX_PAGES;
+    for (uint32_t i = 0; i < n && base != NULL; i++) {
+        uint32_t page = z->hot->pages[i];
+        if (page < limit) {
+            volatile uint8_t *b = base + (uint64_t)page * 4096u;
+            *b = *b;
+        }
+    }
+}
+
+/* In the first small execution of this zygote: note which of the
+ * zygote's pages it wrote (present and no longer shared). */
+static void record_hot_pages(zygote_state *z)
+{
+    uint8_t *base = z->mem_base;
+    if (z->pagemap_fd < 0 || base == NULL || z->hot == NULL) {
+        return;
+    }
+    uint64_t first = (uint64_t)(uintptr_t)base / 4096u;
+    uint64_t count = (uint64_t)z->zygote_pages * (VIV_WASM_PAGE / 4096u);
+    uint32_t found = 0;
+    uint64_t entries[512];
+    for (uint64_t at = 0; at < count; at += 512) {
+        size_t want = (size_t)(count - at < 512 ? count - at : 512);
+        ssize_t got = pread(z->pagemap_fd, entries, want * 8, (off_t)((first + at) * 8));
+        if (got != (ssize_t)(want * 8)) {
+            return;
+        }
+        for (size_t i = 0; i < want; i++) {
+            bool present = entries[i] >> 63 & 1, exclusive = entries[i] >> 56 & 1;
+            if (present && exclusive) {
+                if (found == HOT_MAX_PAGES) {
+                    return; /* not a small execution: learn from another */
+                }
+                z->hot->pages[found++] = (uint32_t)(at + i);
+            }
+        }
+    }
+    z->hot->npages = found;
+    __atomic_store_n(&z->hot->ready, 1, __ATOMIC_RELEASE);
+}
+
+static void become_execution(zygote_state *z, int fds[4])
+{
+    int spec_fd = fds[0], out_fd = fds[1], err_fd = fds[2], report_fd = fds[3];
     viv_child_report *rep =
         mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED, report_fd, 0);
     close(report_fd);
@@ -318,7 +403,15 @@ static void become_execution(zygote_state *z, int fds[VIV_ZYGOTE_REQUEST_FDS])
         snprintf(rep->setup_error, sizeof rep->setup_error, "%s", msg);
         _exit(3);
     }
-    if (viv_child_enter_jail(&z->spec, z->wasi, out_fd, err_fd, VIV_JAIL_AS_HEADROOM, rep) != 0) {
+    uint32_t pages_now = 0;
+    viv_engine_memory(&z->mem_base, &pages_now);
+    z->pagemap_fd = -1;
+    if (z->hot != NULL && !__atomic_load_n(&z->hot->ready, __ATOMIC_ACQUIRE)) {
+        /* Read at the end; opened now, before the jail hides /proc. */
+        z->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    }
+    if (viv_child_enter_jail(&z->spec, z->wasi, out_fd, err_fd, z->pagemap_fd, VIV_JAIL_AS_HEADROOM,
+                             rep) != 0) {
         _exit(3);
     }
     viv_child_test_hook(rep);
@@ -328,7 +421,91 @@ static void become_execution(zygote_state *z, int fds[VIV_ZYGOTE_REQUEST_FDS])
     z->err_fd = err_fd;
 }
 
-/* Receive one request; fork; in the child, return true. */
+static int pass_fds(int sock, const int *fds, size_t n)
+{
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } ctrl;
+    memset(&ctrl, 0, sizeof ctrl);
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl.buf,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* The spare's life until its request: copy the hot pages, then wait. */
+static bool run_spare(zygote_state *z, int sock)
+{
+    touch_hot_pages(z);
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } ctrl;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl.buf,
+                         .msg_controllen = sizeof ctrl.buf};
+    ssize_t n;
+    while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * 4)) {
+        _exit(0); /* the zygote is gone, or retired this spare */
+    }
+    int fds[4];
+    memcpy(fds, CMSG_DATA(c), sizeof fds);
+    close(sock);
+    become_execution(z, fds);
+    return true;
+}
+
+/* Fork the next execution's process ahead of its request. In the spare,
+ * returns true once it has become an execution. */
+static bool make_spare(zygote_state *z)
+{
+    int sv[2];
+    if (z->spare_pid > 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        leave_zygote(z);
+        return run_spare(z, sv[1]);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return false;
+    }
+    z->spare_pid = pid;
+    z->spare_sock = sv[0];
+    return false;
+}
+
+static void drop_spare(zygote_state *z)
+{
+    if (z->spare_pid > 0) {
+        close(z->spare_sock);
+        kill(z->spare_pid, SIGKILL);
+        z->spare_pid = -1;
+        z->spare_sock = -1;
+    }
+}
+
+/* Receive one request; hand it to the spare or fork; in the execution's
+ * process, return true. */
 static bool handle_request(zygote_state *z)
 {
     int ctl = z->boot->control_fd;
@@ -387,10 +564,21 @@ static bool handle_request(zygote_state *z)
         z->children = grown;
         z->children_cap = cap;
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        become_execution(z, fds);
-        return true;
+    pid_t pid = -1;
+    if (z->spare_pid > 0 && pass_fds(z->spare_sock, fds, 4) == 0) {
+        pid = z->spare_pid;
+        close(z->spare_sock);
+        z->spare_pid = -1;
+        z->spare_sock = -1;
+    } else {
+        drop_spare(z);
+        pid = fork();
+        if (pid == 0) {
+            close(fds[4]);
+            leave_zygote(z);
+            become_execution(z, fds);
+            return true;
+        }
     }
     int e = errno;
     for (size_t i = 0; i < 4; i++) {
@@ -410,7 +598,8 @@ static bool handle_request(zygote_state *z)
     }
     send_reply(ctl, pid, 0, pidfd);
     close(pidfd);
-    return false;
+    /* The next one is forked while this one runs. */
+    return make_spare(z);
 }
 
 static void on_stdin_read(void *user)
@@ -431,6 +620,14 @@ static void on_stdin_read(void *user)
     z->sigchld_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (z->sigchld_fd < 0) {
         _exit(1);
+    }
+    z->zygote_pages = ready.pages;
+    z->hot = mmap(NULL, sizeof *z->hot, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (z->hot == MAP_FAILED) {
+        z->hot = NULL; /* spares then copy nothing ahead */
+    }
+    if (make_spare(z)) {
+        return;
     }
     for (;;) {
         struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {z->sigchld_fd, POLLIN, 0}};
@@ -475,7 +672,8 @@ void viv_zygote_main(const viv_zygote_boot *boot)
     viv_zygote_boot local = *boot;
     local.control_fd = ctl;
     local.log_fd = log;
-    zygote_state z = {.boot = &local, .sigchld_fd = -1};
+    zygote_state z = {
+        .boot = &local, .sigchld_fd = -1, .spare_pid = -1, .spare_sock = -1, .pagemap_fd = -1};
     viv_wasi_config cfg;
     viv_child_wasi_config(boot->startup, -1, log, NULL, &cfg);
     cfg.stdin_data = NULL;
@@ -507,6 +705,8 @@ void viv_zygote_main(const viv_zygote_boot *boot)
         z.report->status = st;
         z.report->outcome = outcome;
         viv_child_finish(z.wasi, z.report, z.out_fd, z.err_fd);
+        /* After the result is out: nothing here delays it. */
+        record_hot_pages(&z);
         _exit(0);
     }
     dprintf(log, "vivarium zygote: the interpreter ended during start-up: %s (exit %u)\n",
