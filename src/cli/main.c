@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mcp.h"
 
 static const char main_usage[] =
     "Usage: vivarium COMMAND [OPTIONS]\n"
@@ -17,6 +18,7 @@ static const char main_usage[] =
     "  session   manage session workspaces (vivarium session --help)\n"
     "  compile   compile a guest .wasm ahead of time (vivarium compile --help)\n"
     "  serve     keep warm interpreters behind a Unix socket (vivarium serve --help)\n"
+    "  mcp       serve the sandbox to AI agents over MCP (vivarium mcp --help)\n"
     "  version   print version information\n"
     "  help      show this help\n"
     "\n"
@@ -40,6 +42,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0) {
         return viv_cli_serve(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "mcp") == 0) {
+        return viv_mcp_main(argc - 1, argv + 1, viv_cli_default_guest());
     }
     if (strcmp(cmd, "compile") == 0) {
         return viv_cli_compile(argc - 1, argv + 1);

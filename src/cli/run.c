@@ -103,6 +103,16 @@ int viv_cli_run(int argc, char **argv)
         return viv_cli_fail("run", st, &err);
     }
     viv_sandbox_set_logger(sb, logger);
+    /* VIVARIUM_WARM=1 serves this one execution from a warm interpreter
+     * started in this process: no faster (it pays the start-up itself), but
+     * it runs the warm path end to end, so the test suite can hold it to
+     * the cold path's results. `vivarium serve` is what makes it fast. */
+    viv_warm_pool *warm = NULL;
+    const char *want_warm = getenv("VIVARIUM_WARM");
+    if (want_warm != NULL && strcmp(want_warm, "1") == 0 &&
+        viv_warm_pool_create(NULL, &warm, &err) == VIV_OK) {
+        viv_sandbox_set_warm_pool(sb, warm);
+    }
     viv_cancel *cancel = NULL;
     if (viv_cancel_create(&cancel, &err) == VIV_OK) {
         interrupt_token = cancel;
@@ -124,6 +134,8 @@ int viv_cli_run(int argc, char **argv)
     };
     viv_result *res = NULL;
     st = viv_sandbox_execute(sb, c.program, c.program_len, &eo, &res, &err);
+    viv_sandbox_set_warm_pool(sb, NULL);
+    viv_warm_pool_destroy(warm);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     interrupt_token = NULL;

@@ -62,6 +62,9 @@ typedef struct viv_engine_limits {
     /* Run an artifact built without metering, with no fuel limit. Only the
      * metering-overhead benchmark sets this; no policy can. */
     bool allow_unmetered;
+    /* The caller's process ends right after the run: skip freeing the
+     * instance, memory and stack (the kernel does it). */
+    bool process_ends;
 } viv_engine_limits;
 
 typedef struct viv_engine_outcome {
@@ -97,6 +100,22 @@ __attribute__((noreturn)) void viv_engine_deadline_reached(void);
 /* Called by imports after they return: unwinds the guest if the deadline
  * passed while it was in host code. */
 void viv_engine_poll_deadline(void);
+
+/*
+ * Fork-server support, called from inside an import in a freshly forked
+ * process: give the running guest a new execution's limits. Fuel restarts
+ * at limits->fuel (so fuel_consumed counts from here), the memory cap
+ * becomes limits->memory_bytes (refused if the guest already uses more),
+ * and the deadline timer is armed for this process. Returns 0, or -1 with a
+ * message in err.
+ */
+int viv_engine_rearm(const viv_engine_limits *limits, char *err, size_t errlen);
+
+/* Linear memory pages of the running guest (0 when none is running). */
+uint32_t viv_engine_current_pages(void);
+/* Where the running guest's linear memory is, and its size in wasm pages
+ * (NULL and 0 when none is running). */
+void viv_engine_memory(uint8_t **base, uint32_t *pages);
 
 /* Page size of wasm linear memory. */
 #define VIV_WASM_PAGE 65536u

@@ -168,6 +168,7 @@ static void restore_signals(saved_signals *saved)
 typedef struct activation {
     viv_store *store;
     const viv_engine_run_params *params;
+    viv_engine_limits limits; /* params->limits, or a fork server's re-arm */
     const viv_guest_artifact *art;
     void *instance;
     timer_t timer;
@@ -180,7 +181,7 @@ static _Thread_local activation *current_activation;
 
 static void arm_deadline(activation *act)
 {
-    uint64_t deadline = act->params->limits.deadline_ns;
+    uint64_t deadline = act->limits.deadline_ns;
     if (deadline == 0) {
         return;
     }
@@ -222,7 +223,7 @@ static void guest_main(void)
         act->params->attach_memory(act->params->wasi_ctx, &mem->data, &mem->size);
         if (art->fuel != NULL) {
             s->fuel = art->fuel(act->instance);
-            *s->fuel = act->params->limits.fuel;
+            *s->fuel = act->limits.fuel;
         }
         if (art->interrupt != NULL) {
             s->interrupt = art->interrupt(act->instance);
@@ -246,7 +247,7 @@ static void disarm_deadline(activation *act)
 static void classify(const activation *act, viv_engine_outcome *out)
 {
     const viv_store *s = act->store;
-    int64_t budget = act->params->limits.fuel;
+    int64_t budget = act->limits.fuel;
     int code = act->code;
     bool fuel_negative = s->fuel != NULL && *s->fuel < 0;
 
@@ -322,6 +323,48 @@ static void classify(const activation *act, viv_engine_outcome *out)
     snprintf(out->message, sizeof out->message, "%s", what);
 }
 
+int viv_engine_rearm(const viv_engine_limits *limits, char *err, size_t errlen)
+{
+    activation *act = current_activation;
+    viv_store *s = act != NULL ? act->store : NULL;
+    if (s == NULL || !s->active) {
+        snprintf(err, errlen, "no guest is running");
+        return -1;
+    }
+    if (limits->fuel <= 0 || (s->fuel == NULL && !limits->allow_unmetered)) {
+        snprintf(err, errlen, "fuel budget must be positive and enforceable");
+        return -1;
+    }
+    uint64_t cap_pages = limits->memory_bytes / VIV_WASM_PAGE;
+    uint32_t cap = cap_pages > 65536 ? 65536 : (uint32_t)cap_pages;
+    uint32_t pages = s->memory != NULL ? s->memory->pages : 0;
+    if (pages > cap) {
+        snprintf(err, errlen,
+                 "memory limit of %llu bytes is below the warm interpreter's %llu bytes",
+                 (unsigned long long)limits->memory_bytes,
+                 (unsigned long long)pages * VIV_WASM_PAGE);
+        return -1;
+    }
+    s->memory_cap_pages = cap;
+    if (s->memory != NULL) {
+        s->memory->max_pages = s->module_max_pages < cap ? s->module_max_pages : cap;
+    }
+    s->memory_cap_hit = false;
+    s->interrupted = 0;
+    if (s->interrupt != NULL) {
+        *s->interrupt = 0;
+    }
+    act->limits = *limits;
+    if (s->fuel != NULL) {
+        *s->fuel = limits->fuel;
+    }
+    /* Timers are not inherited across fork: whatever the zygote had is
+     * gone, and this process arms its own. */
+    act->timer_armed = false;
+    arm_deadline(act);
+    return 0;
+}
+
 #define DEFAULT_STACK_BYTES ((size_t)128 << 20)
 #define STACK_GUARD_BYTES   ((size_t)16 << 20)
 
@@ -360,7 +403,7 @@ viv_engine_status viv_engine_run(const viv_engine_run_params *p, viv_engine_outc
     viv_runtime_fill_host(&host, p->wasi);
     art->bind(&host);
 
-    activation act = {.store = &store, .params = p, .art = art};
+    activation act = {.store = &store, .params = p, .limits = p->limits, .art = art};
     size_t stack_len = p->limits.stack_bytes ? p->limits.stack_bytes : DEFAULT_STACK_BYTES;
     store.stack_guard = STACK_GUARD_BYTES;
     store.stack_len = stack_len + STACK_GUARD_BYTES;
@@ -406,8 +449,15 @@ viv_engine_status viv_engine_run(const viv_engine_run_params *p, viv_engine_outc
         out->memory_pages = store.memory->pages;
     }
     out->memory_cap_hit = store.memory_cap_hit;
-    /* Freeing needs the store for the memory reservation. */
     store.active = 0;
+    if (act.limits.process_ends) {
+        /* The process exits next: unmapping gigabytes of reservation here
+         * would only delay the result. */
+        current_activation = NULL;
+        viv_store_set_current(NULL);
+        return VIV_ENGINE_OK;
+    }
+    /* Freeing needs the store for the memory reservation. */
     art->free_instance(act.instance);
     free(act.instance);
     current_activation = NULL;
@@ -431,4 +481,18 @@ fail:
     }
     viv_func_types_free(&types);
     return VIV_ENGINE_EHOST;
+}
+
+uint32_t viv_engine_current_pages(void)
+{
+    viv_store *s = current_store;
+    return s != NULL && s->memory != NULL ? s->memory->pages : 0;
+}
+
+void viv_engine_memory(uint8_t **base, uint32_t *pages)
+{
+    viv_store *s = current_store;
+    bool have = s != NULL && s->memory != NULL;
+    *base = have ? s->memory->data : NULL;
+    *pages = have ? s->memory->pages : 0;
 }

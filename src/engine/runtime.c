@@ -63,6 +63,7 @@ static void rt_allocate_memory(wasm_rt_memory_t *mem, uint32_t initial, uint32_t
     mem->size = (uint32_t)bytes;
     /* The policy's cap is the effective maximum; the module's own maximum
      * can only lower it. */
+    s->module_max_pages = max;
     mem->max_pages = max < s->memory_cap_pages ? max : s->memory_cap_pages;
 }
 

@@ -35,6 +35,7 @@ typedef struct viv_store {
     volatile sig_atomic_t active; /* inside the guest: traps may unwind */
 
     uint32_t memory_cap_pages;
+    uint32_t module_max_pages; /* the module's own maximum */
     bool memory_cap_hit;
     wasm_rt_memory_t *memory; /* the guest's memory, once allocated */
     uint8_t *reservation;     /* start of its reserved region */

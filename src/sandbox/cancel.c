@@ -76,7 +76,4 @@ void viv_cancel_reset(viv_cancel *c)
     }
 }
 
-int viv_cancel_fd(const viv_cancel *c)
-{
-    return c != NULL ? c->fd : -1;
-}
+int viv_cancel_fd(const viv_cancel *c) { return c != NULL ? c->fd : -1; }

@@ -16,29 +16,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "jail.h"
 #include "sandbox_internal.h"
+#include "spec.h"
+#include "warm.h"
 
 /* How long the parent waits past the deadline for the child to stop itself
  * before killing it. The child's own interrupt normally wins by far. */
 #define KILL_GRACE_NS (500ull * 1000 * 1000)
-
-/* Written by the child into memory shared with the parent. */
-typedef struct child_report {
-    volatile int complete;
-    viv_security_event security[VIV_MAX_SECURITY_EVENTS];
-    uint32_t nsecurity, security_total;
-    viv_engine_status status;
-    viv_engine_outcome outcome;
-    viv_wasi_output_stats output;
-    viv_jail_report jail; /* what the jail put in force */
-    int test_hook_errno;  /* VIV_TEST_HOOKS builds only */
-    char setup_error[512];
-} child_report;
 
 static uint64_t monotonic_ns(void)
 {
@@ -47,162 +38,21 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* --- the child ------------------------------------------------------------ */
-
-static void child_on_exit(void *user, uint32_t code)
-{
-    (void)user;
-    viv_engine_exit(code);
-}
-
-static void child_on_deadline(void *user)
-{
-    (void)user;
-    viv_engine_deadline_reached();
-}
-
-static void child_on_security(void *user, viv_wasi_security_kind kind, const char *guest_path)
-{
-    child_report *rep = user;
-    rep->security_total++;
-    if (rep->nsecurity < VIV_MAX_SECURITY_EVENTS) {
-        viv_security_event *e = &rep->security[rep->nsecurity++];
-        e->kind = (int)kind;
-        snprintf(e->path, sizeof e->path, "%s", guest_path ? guest_path : "");
-    }
-}
+/* --- the cold child ------------------------------------------------------------ */
 
 static void child_attach_memory(void *ctx, uint8_t *const *data, const uint32_t *size)
 {
     viv_wasi_set_memory((viv_wasi *)ctx, (viv_wasi_memory){data, size});
 }
 
-static const char *end_name(viv_engine_end end, bool cap_hit)
+static __attribute__((noreturn)) void cold_child_main(const viv_sandbox *sb,
+                                                      const viv_exec_spec *spec, int out_fd,
+                                                      int err_fd, viv_child_report *rep)
 {
-    if (cap_hit && (end == VIV_END_EXIT || end == VIV_END_TRAP)) {
-        return "memory_limit";
-    }
-    switch (end) {
-    case VIV_END_OUT_OF_FUEL:
-        return "out_of_fuel";
-    case VIV_END_TIMEOUT:
-        return "timeout";
-    case VIV_END_TRAP:
-        return "trap";
-    case VIV_END_HOST_ERROR:
-        return "host_error";
-    default:
-        return NULL;
-    }
-}
-
-typedef struct child_args {
-    viv_sandbox *sb;
-    const char *program_dir;
-    const char *program_name;
-    const char *workspace;
-    const viv_exec_options *opts;
-    int out_fd, err_fd;
-    uint64_t deadline_ns;
-    child_report *report;
-} child_args;
-
-/* The second wall (jail.h), entered after WASI opened its preopens and
- * before any guest code exists. Returns -1 with rep->setup_error set. */
-static int enter_jail(const child_args *a, const viv_wasi *w)
-{
-    const viv_policy *p = a->sb->policy;
-    child_report *rep = a->report;
-    /* 0-2 are /dev/null or our pipes: keeping them stops a guest file from
-     * landing on fd 2, where glibc's fatal messages go. */
-    int keep[5 + 1100];
-    size_t nkeep = 0;
-    keep[nkeep++] = STDIN_FILENO;
-    keep[nkeep++] = STDOUT_FILENO;
-    keep[nkeep++] = STDERR_FILENO;
-    keep[nkeep++] = a->out_fd;
-    keep[nkeep++] = a->err_fd;
-    size_t nhost = viv_wasi_host_fds(w, keep + nkeep, sizeof keep / sizeof keep[0] - nkeep);
-    const char *rw_dirs[1] = {a->workspace};
-    const char *ro_dirs[2 + VIV_POLICY_MAX_MOUNTS];
-    size_t nro = 0;
-    if (p->data_dir != NULL) {
-        ro_dirs[nro++] = p->data_dir;
-    }
-    for (size_t i = 0; i < p->nmounts; i++) {
-        ro_dirs[nro++] = p->mounts[i].host;
-    }
-    ro_dirs[nro++] = a->program_dir;
-    uint64_t as_bytes = 0;
-    int jr = viv_jail_as_budget(VIV_JAIL_AS_ENGINE_RUN, &as_bytes);
-    if (nkeep + nhost > sizeof keep / sizeof keep[0] || jr != 0) {
-        snprintf(rep->setup_error, sizeof rep->setup_error,
-                 "jail: cannot prepare (%zu host fds; address-space budget: %s)", nhost,
-                 jr != 0 ? strerror(-jr) : "ok");
-        return -1;
-    }
-    nkeep += nhost;
-    viv_jail_config jcfg = {
-        .keep_fds = keep,
-        .nkeep_fds = nkeep,
-        .rw_dirs = rw_dirs,
-        .nrw_dirs = 1,
-        .ro_dirs = ro_dirs,
-        .nro_dirs = nro,
-        .as_bytes = as_bytes,
-        /* CPU time is a backstop behind the deadline, never the limit. */
-        .cpu_seconds = p->timeout_seconds > 0
-                           ? (uint64_t)p->timeout_seconds + 1 + VIV_JAIL_CPU_MARGIN_SECONDS
-                           : 0,
-        .fsize_bytes = 0,
-        .nofile = 0,
-        .require_kernel_isolation = p->require_kernel_isolation,
-    };
-    char jerr[sizeof rep->setup_error - 32];
-    if (viv_jail_apply(&jcfg, &rep->jail, jerr, sizeof jerr) != 0) {
-        snprintf(rep->setup_error, sizeof rep->setup_error, "%s", jerr);
-        return -1;
-    }
-    return 0;
-}
-
-#ifdef VIV_TEST_HOOKS
-/* Fault injection for tests, compiled only into test builds: proves what
- * the jail stops once it is up, and that a crashing runtime is contained.
- * VIVARIUM_TEST_HOOK (the host's environment, never the guest's):
- *   open:PATH  try a direct host open(PATH); report its errno (0 if it opened)
- *   crash      die of SIGSEGV, as a runtime bug would */
-static void run_test_hook(child_report *rep)
-{
-    const char *hook = getenv("VIVARIUM_TEST_HOOK");
-    rep->test_hook_errno = -1;
-    if (hook == NULL) {
-        return;
-    }
-    if (strncmp(hook, "open:", 5) == 0) {
-        int fd = open(hook + 5, O_RDONLY | O_CLOEXEC);
-        rep->test_hook_errno = fd < 0 ? errno : 0;
-        if (fd >= 0) {
-            close(fd);
-        }
-    } else if (strcmp(hook, "crash") == 0) {
-        /* A fault outside the guest's regions: the engine must not turn it
-         * into a wasm trap. raise() keeps the compiler from reasoning about
-         * a wild pointer. */
-        raise(SIGSEGV);
-    }
-}
-#endif
-
-static __attribute__((noreturn)) void child_main(const child_args *a)
-{
-    const viv_policy *p = a->sb->policy;
-    child_report *rep = a->report;
-
     /* The guest gets nothing of ours but its pipes: close every other
      * inherited descriptor before any guest code exists. */
-    int keep_lo = a->out_fd < a->err_fd ? a->out_fd : a->err_fd;
-    int keep_hi = a->out_fd < a->err_fd ? a->err_fd : a->out_fd;
+    int keep_lo = out_fd < err_fd ? out_fd : err_fd;
+    int keep_hi = out_fd < err_fd ? err_fd : out_fd;
     for (int fd = 0; fd < 3; fd++) {
         if (fd != keep_lo && fd != keep_hi) {
             int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -220,98 +70,28 @@ static __attribute__((noreturn)) void child_main(const child_args *a)
     }
     close_range((unsigned)keep_hi + 1, ~0u, 0);
 
-    /* argv: the policy's interpreter argv, the program, the user's args. */
-    size_t argc = p->argc + 1 + a->opts->nargs;
-    const char **argv = calloc(argc, sizeof *argv);
-    const char **envp = calloc(p->nenv ? p->nenv : 1, sizeof *envp);
-    char program[4096];
-    snprintf(program, sizeof program, "%s/%s", VIV_PROGRAM_GUEST_DIR, a->program_name);
-    if (argv == NULL || envp == NULL) {
-        snprintf(rep->setup_error, sizeof rep->setup_error, "out of memory in the child");
-        _exit(3);
-    }
-    for (size_t i = 0; i < p->argc; i++) {
-        argv[i] = p->argv[i];
-    }
-    argv[p->argc] = program;
-    for (size_t i = 0; i < a->opts->nargs; i++) {
-        argv[p->argc + 1 + i] = a->opts->args[i];
-    }
-    for (size_t i = 0; i < p->nenv; i++) {
-        size_t n = strlen(p->env[i].key) + strlen(p->env[i].value) + 2;
-        char *kv = malloc(n);
-        if (kv == NULL) {
-            snprintf(rep->setup_error, sizeof rep->setup_error, "out of memory in the child");
-            _exit(3);
-        }
-        snprintf(kv, n, "%s=%s", p->env[i].key, p->env[i].value);
-        envp[i] = kv;
-    }
-
-    viv_wasi_preopen pre[3 + VIV_POLICY_MAX_MOUNTS];
-    size_t npre = 0;
-    pre[npre++] = (viv_wasi_preopen){a->workspace, p->guest_mount_path, false};
-    if (p->data_dir != NULL) {
-        pre[npre++] = (viv_wasi_preopen){p->data_dir, p->guest_data_path, true};
-    }
-    for (size_t i = 0; i < p->nmounts; i++) {
-        pre[npre++] = (viv_wasi_preopen){p->mounts[i].host, p->mounts[i].guest, true};
-    }
-    pre[npre++] = (viv_wasi_preopen){a->program_dir, VIV_PROGRAM_GUEST_DIR, true};
-
-    viv_wasi_config cfg = {
-        .argv = argv,
-        .argc = argc,
-        .env = envp,
-        .envc = p->nenv,
-        .preopens = pre,
-        .npreopens = npre,
-        .stdin_data = a->opts->stdin_data,
-        .stdin_len = a->opts->stdin_len,
-        .stdout_fd = a->out_fd,
-        .stderr_fd = a->err_fd,
-        .stdout_max = (uint64_t)p->stdout_max_bytes,
-        .stderr_max = (uint64_t)p->stderr_max_bytes,
-        .deadline_ns = a->deadline_ns,
-        .on_deadline = child_on_deadline,
-        .on_exit = child_on_exit,
-        .on_security = child_on_security,
-        .user = rep,
-    };
+    viv_wasi_config cfg;
+    viv_child_wasi_config(spec, out_fd, err_fd, rep, &cfg);
     viv_wasi *w = NULL;
     char werr[256] = "";
     if (viv_wasi_create(&cfg, &w, werr, sizeof werr) != 0) {
         snprintf(rep->setup_error, sizeof rep->setup_error, "WASI set-up failed: %s", werr);
         _exit(3);
     }
-
-    if (enter_jail(a, w) != 0) {
+    if (viv_child_enter_jail(spec, w, out_fd, err_fd, -1, VIV_JAIL_AS_ENGINE_RUN, rep) != 0) {
         _exit(3);
     }
-#ifdef VIV_TEST_HOOKS
-    run_test_hook(rep);
-#endif
+    viv_child_test_hook(rep);
 
     viv_engine_run_params run = {
-        .artifact = a->sb->artifact,
-        .limits = {.memory_bytes = (uint64_t)p->memory_bytes,
-                   .fuel = p->fuel_budget,
-                   .deadline_ns = a->deadline_ns,
-                   .allow_unmetered = a->sb->allow_unmetered},
+        .artifact = sb->artifact,
+        .limits = viv_child_limits(spec),
         .wasi = viv_sandbox_wasi_imports(),
         .wasi_ctx = w,
         .attach_memory = child_attach_memory,
     };
     rep->status = viv_engine_run(&run, &rep->outcome);
-    const char *reason = end_name(rep->outcome.end, rep->outcome.memory_cap_hit);
-    if (rep->status == VIV_ENGINE_OK && reason != NULL) {
-        char line[320];
-        int n = snprintf(line, sizeof line, "Execution trapped: %s\n", reason);
-        viv_wasi_append_stderr(w, line, (size_t)n);
-    }
-    viv_wasi_get_output_stats(w, &rep->output);
-    viv_wasi_destroy(w);
-    rep->complete = 1;
+    viv_child_finish(w, rep, out_fd, err_fd);
     _exit(0);
 }
 
@@ -366,7 +146,7 @@ static void drain(int *fd, viv_capture *c, int stream, const viv_exec_options *o
     }
 }
 
-static void fill_from_report(const child_report *rep, const viv_policy *p, viv_result *res)
+static void fill_from_report(const viv_child_report *rep, const viv_policy *p, viv_result *res)
 {
     const viv_engine_outcome *o = &rep->outcome;
     res->fuel_consumed = o->fuel_consumed;
@@ -409,6 +189,60 @@ static void fill_from_report(const child_report *rep, const viv_policy *p, viv_r
     res->trapped = res->reason != VIV_TRAP_NONE && res->reason != VIV_TRAP_PROC_EXIT;
 }
 
+/* The execution's process as the parent sees it: our own child (cold), or
+ * a zygote's child known by a pidfd, whose wait status the zygote writes to
+ * status_fd (warm). */
+typedef struct exec_process {
+    pid_t pid;
+    int pidfd, status_fd;
+} exec_process;
+
+static void kill_process(const exec_process *proc)
+{
+    if (proc->pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, proc->pidfd, SIGKILL, NULL, 0);
+    } else {
+        kill(proc->pid, SIGKILL);
+    }
+}
+
+/* The wait status, or -1 when it cannot be known (a zygote that died). */
+static int wait_process(const exec_process *proc)
+{
+    int wstatus = 0;
+    if (proc->pidfd < 0) {
+        while (waitpid(proc->pid, &wstatus, 0) < 0) {
+            if (errno != EINTR) {
+                return -1;
+            }
+        }
+        return wstatus;
+    }
+    size_t got = 0;
+    while (got < sizeof wstatus) {
+        ssize_t n = read(proc->status_fd, (char *)&wstatus + got, sizeof wstatus - got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    return wstatus;
+}
+
+static void mark_cancelled(viv_result *res, const char *why)
+{
+    res->reason = VIV_TRAP_CANCELLED;
+    res->trapped = true;
+    res->exit_code = -1;
+    snprintf(res->trap_message, sizeof res->trap_message, "%s", why);
+    static const char line[] = "Execution trapped: cancelled\n";
+    size_t accepted;
+    capture_append(&res->err, line, sizeof line - 1, &accepted);
+}
+
 viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
                                  const char *workspace, const viv_exec_options *opts,
                                  viv_result *res, viv_error *err)
@@ -420,24 +254,23 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
     res->memory_limit = (uint64_t)p->memory_bytes;
 
     if (viv_cancel_triggered(opts->cancel)) {
-        res->reason = VIV_TRAP_CANCELLED;
-        res->trapped = true;
-        res->exit_code = -1;
-        snprintf(res->trap_message, sizeof res->trap_message,
-                 "cancelled by the caller before it started");
-        static const char line[] = "Execution trapped: cancelled\n";
-        size_t accepted;
-        capture_append(&res->err, line, sizeof line - 1, &accepted);
+        mark_cancelled(res, "cancelled by the caller before it started");
         res->success = false;
         return VIV_OK;
     }
-    child_report *rep =
-        mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (rep == MAP_FAILED) {
-        return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot map the report page: %s",
-                             strerror(errno));
+    int report_fd = memfd_create("vivarium-report", MFD_CLOEXEC);
+    viv_child_report *rep = MAP_FAILED;
+    if (report_fd >= 0 && ftruncate(report_fd, sizeof *rep) == 0) {
+        rep = mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED, report_fd, 0);
     }
-    memset(rep, 0, sizeof *rep);
+    if (rep == MAP_FAILED) {
+        int e = errno;
+        if (report_fd >= 0) {
+            close(report_fd);
+        }
+        return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot map the report page: %s",
+                             strerror(e));
+    }
     int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
     if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
         int e = errno;
@@ -447,35 +280,55 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
             }
         }
         munmap(rep, sizeof *rep);
+        close(report_fd);
         return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot create pipes: %s", strerror(e));
     }
 
+    viv_exec_spec spec;
+    viv_status st =
+        viv_exec_spec_build(&spec, sb, program_dir, program_name, workspace, opts, 0, err);
+    if (st == VIV_OK && sb->warm != NULL) {
+        /* A zygote's own start-up is not the execution's time. */
+        viv_warm_prepare(sb->warm, sb, &spec);
+    }
     uint64_t start = monotonic_ns();
     uint64_t deadline = 0;
     if (p->timeout_seconds > 0) {
         deadline = start + (uint64_t)(p->timeout_seconds * 1e9);
     }
-    child_args args = {sb,          program_dir, program_name, workspace, opts,
-                       out_pipe[1], err_pipe[1], deadline,     rep};
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close(out_pipe[0]);
-        close(out_pipe[1]);
-        close(err_pipe[0]);
-        close(err_pipe[1]);
-        munmap(rep, sizeof *rep);
-        return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot fork: %s", strerror(e));
+    spec.deadline_ns = deadline;
+    exec_process proc = {-1, -1, -1};
+    if (st == VIV_OK && sb->warm != NULL) {
+        int w = viv_warm_start(sb->warm, sb, &spec, out_pipe[1], err_pipe[1], report_fd, &proc.pid,
+                               &proc.pidfd, &proc.status_fd, err);
+        res->warm = w == 1;
+        if (w < 0) {
+            st = VIV_EHOST;
+        }
     }
-    if (pid == 0) {
-        /* The pipe ends survive the close-everything step by number. */
-        int o = fcntl(out_pipe[1], F_GETFD), e2 = fcntl(err_pipe[1], F_GETFD);
-        fcntl(out_pipe[1], F_SETFD, o & ~FD_CLOEXEC);
-        fcntl(err_pipe[1], F_SETFD, e2 & ~FD_CLOEXEC);
-        child_main(&args);
+    if (st == VIV_OK && !res->warm) {
+        proc.pid = fork();
+        if (proc.pid == 0) {
+            /* The pipe ends survive the close-everything step by number. */
+            int o = fcntl(out_pipe[1], F_GETFD), e2 = fcntl(err_pipe[1], F_GETFD);
+            fcntl(out_pipe[1], F_SETFD, o & ~FD_CLOEXEC);
+            fcntl(err_pipe[1], F_SETFD, e2 & ~FD_CLOEXEC);
+            cold_child_main(sb, &spec, out_pipe[1], err_pipe[1], rep);
+        }
+        if (proc.pid < 0) {
+            st = viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot fork: %s", strerror(errno));
+        }
     }
+    viv_exec_spec_free(&spec);
     close(out_pipe[1]);
     close(err_pipe[1]);
+    close(report_fd);
+    if (st != VIV_OK) {
+        close(out_pipe[0]);
+        close(err_pipe[0]);
+        munmap(rep, sizeof *rep);
+        return st;
+    }
 
     int fds[2] = {out_pipe[0], err_pipe[0]};
     int cancel_fd = viv_cancel_fd(opts->cancel);
@@ -492,7 +345,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
             if (now >= kill_at) {
                 /* The child ignored its own deadline (or is stuck in the
                  * host): stop it the hard way. */
-                kill(pid, SIGKILL);
+                kill_process(&proc);
                 killed = true;
             } else {
                 timeout_ms = (int)((kill_at - now) / 1000000u) + 1;
@@ -500,13 +353,13 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
         }
         int n = poll(pfd, 3, timeout_ms);
         if (n < 0 && errno != EINTR) {
-            kill(pid, SIGKILL);
+            kill_process(&proc);
             killed = true;
             break;
         }
         if (!killed && (pfd[2].revents & POLLIN)) {
             /* Cancelled: no grace, the caller asked for it to stop now. */
-            kill(pid, SIGKILL);
+            kill_process(&proc);
             killed = cancelled = true;
         }
         for (int i = 0; i < 2; i++) {
@@ -520,23 +373,21 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
             close(fds[i]);
         }
     }
+    /* A warm child that completed its report has nothing more to say; its
+     * wait status matters only when it did not (the zygote reaps it). */
     int wstatus = 0;
-    while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+    if (proc.pidfd < 0 || !__atomic_load_n(&rep->complete, __ATOMIC_ACQUIRE)) {
+        wstatus = wait_process(&proc);
+    }
+    if (proc.pidfd >= 0) {
+        close(proc.pidfd);
+        close(proc.status_fd);
     }
     res->duration_ms = (double)(monotonic_ns() - start) / 1e6;
 
-    viv_status st = VIV_OK;
     if (cancelled) {
         /* Whatever the child managed to report, it did not finish. */
-        res->reason = VIV_TRAP_CANCELLED;
-        res->trapped = true;
-        res->exit_code = -1;
-        res->fuel_consumed = rep->complete ? rep->outcome.fuel_consumed : 0;
-        snprintf(res->trap_message, sizeof res->trap_message,
-                 "cancelled by the caller; the guest was killed");
-        static const char line[] = "Execution trapped: cancelled\n";
-        size_t accepted;
-        capture_append(&res->err, line, sizeof line - 1, &accepted);
+        mark_cancelled(res, "cancelled by the caller; the guest was killed");
     } else if (rep->complete && rep->status == VIV_ENGINE_OK) {
         fill_from_report(rep, p, res);
     } else if (rep->complete) {
@@ -559,14 +410,14 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
         res->reason = VIV_TRAP_HOST_ERROR;
         res->trapped = true;
         res->exit_code = -1;
-        if (WIFSIGNALED(wstatus)) {
+        if (wstatus != -1 && WIFSIGNALED(wstatus)) {
             snprintf(res->trap_message, sizeof res->trap_message,
                      "the execution's process died of signal %d (%s)", WTERMSIG(wstatus),
                      strsignal(WTERMSIG(wstatus)));
         } else {
             snprintf(res->trap_message, sizeof res->trap_message,
                      "the execution's process ended without a report (status %d)",
-                     WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
+                     wstatus != -1 && WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
         }
         static const char line[] = "Execution trapped: host_error\n";
         size_t accepted;

@@ -44,6 +44,7 @@ void viv_result_free(viv_result *r)
     free(r->err.data);
     free(r->session_id);
     free(r->workspace_path);
+    json_decref(r->meta_extra);
     viv_changes_free(&r->changes);
     free(r);
 }
@@ -221,11 +222,15 @@ viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
                   "landlock_network", j->landlock_net, "landlock_scoped", j->landlock_scoped,
                   "seccomp", j->seccomp_applied);
     rc |= json_object_set_new(o, "metadata",
-                              json_pack("{s:s, s:o, s:{s:o, s:o, s:o}}", "execution_id",
-                                        r->execution_id, "isolation", isolation, "files", "created",
+                              json_pack("{s:s, s:b, s:o, s:{s:o, s:o, s:o}}", "execution_id",
+                                        r->execution_id, "warm", r->warm, "isolation", isolation,
+                                        "files", "created",
                                         changes_json(r, VIV_FILES_CREATED, true), "modified",
                                         changes_json(r, VIV_FILES_MODIFIED, true), "deleted",
                                         changes_json(r, VIV_FILES_DELETED, true)));
+    if (r->meta_extra != NULL) {
+        rc |= json_object_update(json_object_get(o, "metadata"), r->meta_extra);
+    }
     char *text = rc == 0 ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
     json_decref(o);
     if (text == NULL) {

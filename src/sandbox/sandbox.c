@@ -83,6 +83,17 @@ viv_status viv_sandbox_create(const viv_policy *policy, const char *wasm_path, v
         viv_sandbox_destroy(sb);
         return st;
     }
+    /* Without a batteries tree runs still work, with the standard library
+     * only; the result's metadata.batteries says why. */
+    if (viv_batteries_find(wasm, &sb->batteries) != 0) {
+        viv_sandbox_destroy(sb);
+        return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+    }
+    viv_batteries_mount(&sb->batteries, sb->policy);
+    if ((st = viv_batteries_default_tmpdir(sb->policy, err)) != VIV_OK) {
+        viv_sandbox_destroy(sb);
+        return st;
+    }
     char msg[600];
     viv_engine_status es = viv_engine_artifact_open(art_path, NULL, &sb->artifact, msg, sizeof msg);
     if (es != VIV_ENGINE_OK) {
@@ -124,6 +135,7 @@ void viv_sandbox_destroy(viv_sandbox *sb)
     }
     viv_engine_artifact_close(sb->artifact);
     viv_policy_free(sb->policy);
+    viv_batteries_free(&sb->batteries);
     free(sb->wasm_path);
     free(sb->artifact_path);
     free(sb);
@@ -353,6 +365,7 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
     viv_sandbox_log_start(sb, res->execution_id, res->session_id);
     st = viv_sandbox_run_child(sb, program_dir, main_name, ws.path, opts, res, err);
     if (st == VIV_OK) {
+        viv_sandbox_attach_guidance(sb, res);
         snapshot_after(&ws, res);
         if (res->session_id != NULL) {
             viv_error terr;

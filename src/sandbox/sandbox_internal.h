@@ -7,9 +7,11 @@
 #ifndef VIV_SANDBOX_INTERNAL_H
 #define VIV_SANDBOX_INTERNAL_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "batteries.h"
 #include "engine.h"
 #include "jail.h"
 #include "log.h"
@@ -30,6 +32,8 @@ struct viv_sandbox {
     bool allow_unmetered; /* bench only: see viv_sandbox_use_unmetered */
     viv_logger *logger;   /* borrowed; may be NULL */
     viv_warm_pool *warm;  /* borrowed; may be NULL */
+    /* The packages tree (batteries.c), mounted when available. */
+    viv_batteries batteries;
 };
 
 /* Refusals the guest's WASI layer reported, carried back from the child. */
@@ -67,6 +71,7 @@ struct viv_result {
     uint32_t nsecurity;      /* kept in security[] */
     uint32_t security_total; /* seen, including those not kept */
     bool warm;               /* served by a warm interpreter */
+    json_t *meta_extra;      /* batteries, fuel, hint: merged into metadata; owned */
 };
 
 /* Swap in an unmetered artifact and lift fuel enforcement. For the
@@ -93,6 +98,11 @@ void viv_sandbox_log_complete(const viv_sandbox *sb, const viv_result *r, const 
 
 /* The WASI import table bound to src/wasi (wasi_bind.c). */
 const viv_guest_wasi *viv_sandbox_wasi_imports(void);
+
+/* Fills res->meta_extra: the batteries, the fuel analysis and any hint
+ * (result_meta.c, with guidance.c). Advice is best effort: out of memory
+ * leaves it out. */
+void viv_sandbox_attach_guidance(const viv_sandbox *sb, viv_result *res);
 
 /* Run one execution in a child process (execute.c). */
 viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,

@@ -5,12 +5,28 @@
  * shared between threads, so everything here is under pool->lock.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "spec.h"
 #include "warm.h"
+#include "zygote.h"
+
+/* How long a started zygote may take to answer a request. */
+#define REPLY_TIMEOUT_MS 10000
+/* Start-up configurations kept warm at once (each costs about 30 MB);
+ * the least recently used idle one makes room. */
+#define MAX_ZYGOTES 8
 
 #define DEFAULT_MAX_QUEUED 64u
 
@@ -19,7 +35,25 @@ typedef struct busy_session {
     struct busy_session *next;
 } busy_session;
 
+/* One fork server, for one start-up configuration. */
+typedef struct zygote {
+    char *key;
+    pid_t pid;
+    int ctl;
+    char dir[4096]; /* its private directory: program, placeholder mounts, log */
+    uint32_t pages;
+    bool dead;
+    unsigned users;     /* executions holding it (under pool->lock) */
+    uint64_t last_used; /* a pool-wide counter, for eviction */
+    pthread_mutex_t io; /* one request and its reply at a time */
+    struct zygote *next;
+} zygote;
+
 struct viv_warm_pool {
+    pthread_mutex_t spawn; /* held while a zygote starts */
+    zygote *zygotes;
+    unsigned next_pick;
+    uint64_t uses;
     pthread_mutex_t lock;
     pthread_cond_t changed;
     unsigned max_concurrent, max_queued, running, queued;
@@ -103,8 +137,8 @@ viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_pool **ou
     }
     p->npreimports = npre;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    p->max_concurrent = opts->max_concurrent ? opts->max_concurrent
-                                             : (unsigned)(cpus > 0 ? 2 * cpus : 2);
+    p->max_concurrent =
+        opts->max_concurrent ? opts->max_concurrent : (unsigned)(cpus > 0 ? 2 * cpus : 2);
     p->max_queued = opts->max_queued ? opts->max_queued : DEFAULT_MAX_QUEUED;
     p->zygotes_per_config = opts->zygotes ? opts->zygotes : 1;
     p->start_timeout_s = opts->start_timeout_s > 0 ? opts->start_timeout_s : 60;
@@ -112,8 +146,14 @@ viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_pool **ou
         free_pool(p);
         return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot create a mutex");
     }
+    if (pthread_mutex_init(&p->spawn, NULL) != 0) {
+        pthread_mutex_destroy(&p->lock);
+        free_pool(p);
+        return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot create a mutex");
+    }
     if (pthread_cond_init(&p->changed, NULL) != 0) {
         pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->spawn);
         free_pool(p);
         return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot create a condition variable");
     }
@@ -121,11 +161,55 @@ viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_pool **ou
     return VIV_OK;
 }
 
+static void remove_dir(const char *dir)
+{
+    static const char *const files[] = {"zygote.py", "zygote.log"};
+    char path[4200];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
+static void zygote_stop(zygote *z)
+{
+    if (z->ctl >= 0) {
+        close(z->ctl);
+        z->ctl = -1;
+    }
+    if (z->pid > 0) {
+        kill(z->pid, SIGKILL);
+        while (waitpid(z->pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        z->pid = -1;
+    }
+    if (z->dir[0] != '\0') {
+        remove_dir(z->dir);
+        z->dir[0] = '\0';
+    }
+    z->dead = true;
+}
+
+static void zygote_free(zygote *z)
+{
+    zygote_stop(z);
+    pthread_mutex_destroy(&z->io);
+    free(z->key);
+    free(z);
+}
+
 void viv_warm_pool_destroy(viv_warm_pool *pool)
 {
     if (pool == NULL) {
         return;
     }
+    while (pool->zygotes != NULL) {
+        zygote *z = pool->zygotes;
+        pool->zygotes = z->next;
+        zygote_free(z);
+    }
+    pthread_mutex_destroy(&pool->spawn);
     pthread_cond_destroy(&pool->changed);
     pthread_mutex_destroy(&pool->lock);
     free_pool(pool);
@@ -203,9 +287,391 @@ void viv_warm_release(viv_warm_pool *p, const char *session_id)
     }
 }
 
+/* --- zygotes ------------------------------------------------------------------- */
+
+/* Why spec cannot be served warm, or NULL when it can. */
+static const char *cold_only_reason(const viv_exec_spec *spec)
+{
+    if (spec->allow_unmetered) {
+        return "unmetered runs (benchmarks) are always cold";
+    }
+    for (size_t i = 0; i < spec->envc; i++) {
+        if (strncmp(spec->env[i], "PYTHONHASHSEED=", 15) == 0) {
+            const char *v = spec->env[i] + 15;
+            bool digits = *v != '\0';
+            for (const char *c = v; *c; c++) {
+                digits = digits && *c >= '0' && *c <= '9';
+            }
+            return digits ? NULL
+                          : "PYTHONHASHSEED is not a fixed number, and a warm interpreter's "
+                            "hash seed cannot change per execution";
+        }
+    }
+    return "PYTHONHASHSEED is not set, so each execution needs its own random hash seed, "
+           "which a warm interpreter cannot change";
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t n = write(fd, text + off, len - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    return close(fd);
+}
+
+static void log_tail(const char *dir, char *out, size_t len)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/zygote.log", dir);
+    out[0] = '\0';
+    FILE *f = fopen(path, "re");
+    if (f == NULL) {
+        return;
+    }
+    char buf[2048];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
+        buf[--n] = '\0';
+    }
+    const char *last = strrchr(buf, '\n');
+    last = last ? last + 1 : buf;
+    size_t take = strlen(last) < len ? strlen(last) : len - 1;
+    memcpy(out, last, take);
+    out[take] = '\0';
+}
+
+static viv_status zygote_start(viv_warm_pool *pool, const viv_sandbox *sb,
+                               const viv_exec_spec *spec, zygote *z, viv_error *err)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(z->dir, sizeof z->dir, "%s/vivarium-zygote-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(z->dir) == NULL) {
+        z->dir[0] = '\0';
+        return viv_error_set(err, VIV_EHOST, NULL, NULL,
+                             "cannot create the warm interpreter's directory: %s", strerror(errno));
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/zygote.py", z->dir);
+    char *program = viv_zygote_program(pool->preimports, pool->npreimports);
+    if (program == NULL || write_file(path, program) != 0) {
+        free(program);
+        return viv_error_set(err, VIV_EHOST, NULL, path, "cannot write %s", path);
+    }
+    free(program);
+    snprintf(path, sizeof path, "%s/zygote.log", z->dir);
+    int log = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int sv[2];
+    if (log < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        int e = errno;
+        if (log >= 0) {
+            close(log);
+        }
+        return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot set up the warm interpreter: %s",
+                             strerror(e));
+    }
+    /* The zygote's own start-up: the same argv, env and layout as the
+     * executions it serves, its program in place of theirs, and its
+     * private directory behind every mount until an execution brings its
+     * own. */
+    viv_exec_spec boot = *spec;
+    boot.owned = NULL;
+    boot.nowned = 0;
+    boot.map = NULL;
+    const char *argv[256 + 1];
+    viv_wasi_preopen pre[8 + VIV_POLICY_MAX_MOUNTS];
+    if (spec->interp_argc >= 256 || spec->npreopens > sizeof pre / sizeof *pre) {
+        close(log);
+        close(sv[0]);
+        close(sv[1]);
+        return viv_error_set(err, VIV_EPOLICY, "argv", NULL,
+                             "too many interpreter arguments or mounts for a warm interpreter");
+    }
+    for (size_t i = 0; i < spec->interp_argc; i++) {
+        argv[i] = spec->argv[i];
+    }
+    argv[spec->interp_argc] = VIV_PROGRAM_GUEST_DIR "/zygote.py";
+    boot.argv = argv;
+    boot.argc = spec->interp_argc + 1;
+    for (size_t i = 0; i < spec->npreopens; i++) {
+        pre[i] = spec->preopens[i];
+        pre[i].host_path = z->dir;
+    }
+    boot.preopens = pre;
+    boot.stdin_data = NULL;
+    boot.stdin_len = 0;
+    viv_zygote_boot b = {.sb = sb, .startup = &boot, .control_fd = sv[1], .log_fd = log};
+    pid_t pid = fork();
+    if (pid == 0) {
+        viv_zygote_main(&b);
+    }
+    int e = errno;
+    close(sv[1]);
+    close(log);
+    if (pid < 0) {
+        close(sv[0]);
+        return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot fork: %s", strerror(e));
+    }
+    z->pid = pid;
+    z->ctl = sv[0];
+    struct pollfd pfd = {z->ctl, POLLIN, 0};
+    int n = poll(&pfd, 1, (int)(pool->start_timeout_s * 1000));
+    viv_zygote_ready ready = {0};
+    if (n == 1 && recv(z->ctl, &ready, sizeof ready, 0) == (ssize_t)sizeof ready &&
+        ready.magic == VIV_ZYGOTE_MAGIC) {
+        z->pages = ready.pages;
+        return VIV_OK;
+    }
+    char why[512];
+    log_tail(z->dir, why, sizeof why);
+    viv_status st =
+        viv_error_set(err, VIV_EHOST, NULL, NULL, "the warm interpreter did not start%s%s",
+                      n == 0 ? " in time" : "", why[0] ? ": " : "");
+    if (why[0] != '\0' && err != NULL) {
+        size_t used = strlen(err->message);
+        snprintf(err->message + used, sizeof err->message - used, "%s", why);
+    }
+    return st;
+}
+
+/* A running zygote for spec's configuration, started if needed, held for
+ * the caller until zygote_put(). */
+static viv_status zygote_for(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_spec *spec,
+                             zygote **out, viv_error *err)
+{
+    char *key = viv_exec_spec_startup_key(spec, sb->artifact_path);
+    if (key == NULL) {
+        return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+    }
+    pthread_mutex_lock(&pool->spawn);
+    pthread_mutex_lock(&pool->lock);
+    zygote *found[64];
+    unsigned nfound = 0, nlive = 0;
+    zygote *idle_lru = NULL;
+    for (zygote **zp = &pool->zygotes; *zp != NULL;) {
+        zygote *z = *zp;
+        if (z->dead && z->users == 0) {
+            *zp = z->next;
+            zygote_free(z);
+            continue;
+        }
+        if (!z->dead) {
+            nlive++;
+            if (strcmp(z->key, key) == 0 && nfound < 64) {
+                found[nfound++] = z;
+            } else if (z->users == 0 && (idle_lru == NULL || z->last_used < idle_lru->last_used)) {
+                idle_lru = z;
+            }
+        }
+        zp = &z->next;
+    }
+    zygote *pick = NULL;
+    if (nfound >= pool->zygotes_per_config) {
+        pick = found[pool->next_pick++ % nfound];
+        pick->users++;
+        pick->last_used = ++pool->uses;
+    } else if (nlive >= MAX_ZYGOTES && idle_lru != NULL) {
+        /* Marked dead, it is stopped and freed by the next lookup. */
+        idle_lru->dead = true;
+    }
+    pthread_mutex_unlock(&pool->lock);
+    viv_status st = VIV_OK;
+    if (pick == NULL) {
+        zygote *z = calloc(1, sizeof *z);
+        if (z == NULL || pthread_mutex_init(&z->io, NULL) != 0) {
+            free(z);
+            st = viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+        } else {
+            z->ctl = -1;
+            z->key = key;
+            key = NULL;
+            st = zygote_start(pool, sb, spec, z, err);
+            if (st != VIV_OK) {
+                zygote_free(z);
+            } else {
+                pthread_mutex_lock(&pool->lock);
+                z->users = 1;
+                z->last_used = ++pool->uses;
+                z->next = pool->zygotes;
+                pool->zygotes = z;
+                pthread_mutex_unlock(&pool->lock);
+                pick = z;
+            }
+        }
+    }
+    pthread_mutex_unlock(&pool->spawn);
+    free(key);
+    *out = pick;
+    return st;
+}
+
+static void zygote_put(viv_warm_pool *pool, zygote *z)
+{
+    pthread_mutex_lock(&pool->lock);
+    z->users--;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+static int send_request(zygote *z, const int fds[VIV_ZYGOTE_REQUEST_FDS])
+{
+    viv_zygote_request req = {VIV_ZYGOTE_MAGIC, 0};
+    struct iovec iov = {&req, sizeof req};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VIV_ZYGOTE_REQUEST_FDS)];
+        struct cmsghdr align;
+    } ctrl;
+    memset(&ctrl, 0, sizeof ctrl);
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl.buf,
+                         .msg_controllen = sizeof ctrl.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * VIV_ZYGOTE_REQUEST_FDS);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * VIV_ZYGOTE_REQUEST_FDS);
+    return sendmsg(z->ctl, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof req ? 0 : -1;
+}
+
+/* The reply: 0 with the pid and pidfd, or -1 with an errno value in *error. */
+static int recv_reply(zygote *z, pid_t *pid, int *pidfd, int *error)
+{
+    struct pollfd pfd = {z->ctl, POLLIN, 0};
+    *error = EPROTO;
+    if (poll(&pfd, 1, REPLY_TIMEOUT_MS) != 1) {
+        *error = ETIMEDOUT;
+        return -1;
+    }
+    viv_zygote_reply reply;
+    struct iovec iov = {&reply, sizeof reply};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctrl;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl.buf,
+                         .msg_controllen = sizeof ctrl.buf};
+    ssize_t n = recvmsg(z->ctl, &msg, MSG_CMSG_CLOEXEC);
+    int fd = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len == CMSG_LEN(sizeof(int))) {
+            memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        }
+    }
+    if (n != (ssize_t)sizeof reply || reply.magic != VIV_ZYGOTE_MAGIC || reply.error != 0 ||
+        fd < 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (n == (ssize_t)sizeof reply && reply.error != 0) {
+            *error = reply.error;
+        }
+        return -1;
+    }
+    *pid = reply.pid;
+    *pidfd = fd;
+    return 0;
+}
+
+void viv_warm_prepare(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_spec *spec)
+{
+    zygote *z = NULL;
+    if (cold_only_reason(spec) == NULL && zygote_for(pool, sb, spec, &z, NULL) == VIV_OK &&
+        z != NULL) {
+        zygote_put(pool, z);
+    }
+}
+
+int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_spec *spec,
+                   int out_fd, int err_fd, int report_fd, pid_t *pid, int *pidfd, int *status_fd,
+                   viv_error *err)
+{
+    if (cold_only_reason(spec) != NULL) {
+        return 0;
+    }
+    zygote *z = NULL;
+    viv_error zerr = {0};
+    if (zygote_for(pool, sb, spec, &z, &zerr) != VIV_OK || z == NULL) {
+        return 0; /* no warm interpreter: cold, with the same result */
+    }
+    if ((uint64_t)z->pages * VIV_WASM_PAGE > spec->memory_bytes) {
+        zygote_put(pool, z);
+        return 0; /* below what start-up already used: cold reports it properly */
+    }
+    int spec_fd = -1, status[2] = {-1, -1};
+    if (viv_exec_spec_to_memfd(spec, &spec_fd) != 0 || pipe2(status, O_CLOEXEC) != 0) {
+        if (spec_fd >= 0) {
+            close(spec_fd);
+        }
+        zygote_put(pool, z);
+        return 0;
+    }
+    int fds[VIV_ZYGOTE_REQUEST_FDS] = {spec_fd, out_fd, err_fd, report_fd, status[1]};
+    int rc = 0, error = 0;
+    pthread_mutex_lock(&z->io);
+    if (z->dead || send_request(z, fds) != 0) {
+        /* Nothing was forked: the execution can still run cold. */
+        z->dead = true;
+        rc = 0;
+    } else if (recv_reply(z, pid, pidfd, &error) != 0) {
+        /* It may have forked: stopping the zygote stops its children
+         * (they die with their parent), and this execution fails. */
+        z->dead = true;
+        kill(z->pid, SIGKILL);
+        viv_error_set(err, VIV_EHOST, NULL, NULL, "the warm interpreter failed: %s",
+                      strerror(error));
+        rc = -1;
+    } else {
+        rc = 1;
+    }
+    pthread_mutex_unlock(&z->io);
+    zygote_put(pool, z);
+    close(spec_fd);
+    close(status[1]);
+    if (rc == 1) {
+        *status_fd = status[0];
+    } else {
+        close(status[0]);
+    }
+    return rc;
+}
+
 viv_status viv_sandbox_prewarm(viv_sandbox *sb, viv_error *err)
 {
-    (void)sb;
-    return viv_error_set(err, VIV_EHOST, NULL, NULL,
-                         "warm interpreters are not implemented yet (work in progress)");
+    if (sb == NULL || sb->warm == NULL) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL,
+                             "prewarm needs a sandbox with a warm pool attached");
+    }
+    char dir[] = "/";
+    viv_exec_options none = {0};
+    viv_exec_spec spec;
+    viv_status st = viv_exec_spec_build(&spec, sb, dir, "main.py", dir, &none, 0, err);
+    if (st != VIV_OK) {
+        return st;
+    }
+    const char *why = cold_only_reason(&spec);
+    zygote *z = NULL;
+    if (why != NULL) {
+        st = viv_error_set(err, VIV_EPOLICY, "env", NULL, "cannot serve this policy warm: %s", why);
+    } else if ((st = zygote_for(sb->warm, sb, &spec, &z, err)) == VIV_OK && z != NULL) {
+        zygote_put(sb->warm, z);
+    }
+    viv_exec_spec_free(&spec);
+    return st;
 }

@@ -442,6 +442,70 @@ void viv_wasi_destroy(viv_wasi *w)
     free(w);
 }
 
+int viv_wasi_rebind(viv_wasi *w, const viv_wasi_config *cfg, char *err, size_t errlen)
+{
+    if (w == NULL || cfg == NULL || (cfg->npreopens > 0 && cfg->preopens == NULL) ||
+        (cfg->argc > 0 && cfg->argv == NULL) || (cfg->envc > 0 && cfg->env == NULL) ||
+        (cfg->stdin_len > 0 && cfg->stdin_data == NULL)) {
+        set_err(err, errlen, "%s%s", "wasi: rebind: bad config", "");
+        return -EINVAL;
+    }
+    size_t npre = 0;
+    while (3 + npre < VIV_WASI_MAX_FDS && w->fds[3 + npre].kind == VIV_FD_PREOPEN) {
+        npre++;
+    }
+    if (npre != cfg->npreopens) {
+        set_err(err, errlen, "%s%s", "wasi: rebind: the preopen layout differs", "");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < npre; i++) {
+        const viv_wasi_preopen *p = &cfg->preopens[i];
+        const viv_fd *f = &w->fds[3 + i];
+        if (p->host_path == NULL || p->guest_path == NULL ||
+            strcmp(p->guest_path, f->preopen_name) != 0) {
+            set_err(err, errlen, "wasi: rebind: preopen '%s' is not where the guest saw it%s",
+                    p->guest_path ? p->guest_path : "(null)", "");
+            return -EINVAL;
+        }
+    }
+    /* What the previous owner opened is not the new owner's business. */
+    for (unsigned i = 0; i < VIV_WASI_MAX_FDS; i++) {
+        /* Free entries are left alone: writing them would copy pages this
+         * (forked) process otherwise shares with its zygote. */
+        if ((i < 3 || i >= 3 + npre) && w->fds[i].kind != VIV_FD_FREE) {
+            fd_release(&w->fds[i]);
+        }
+    }
+    static const viv_fd_kind stdio[3] = {VIV_FD_STDIN, VIV_FD_STDOUT, VIV_FD_STDERR};
+    for (unsigned i = 0; i < 3; i++) {
+        w->fds[i].kind = stdio[i];
+        w->fds[i].host = -1;
+        w->fds[i].rights_base = viv_wasi_rights_for(stdio[i], false);
+    }
+    for (size_t i = 0; i < npre; i++) {
+        const viv_wasi_preopen *p = &cfg->preopens[i];
+        viv_fd *f = &w->fds[3 + i];
+        int h = open(p->host_path, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (h < 0) {
+            int e = errno;
+            set_err(err, errlen, "wasi: cannot open preopen '%s': %s", p->host_path, strerror(e));
+            return -e;
+        }
+        close(f->host);
+        f->host = h;
+        f->readonly = p->readonly;
+        f->fdflags = 0;
+        f->rights_base = viv_wasi_rights_for(VIV_FD_PREOPEN, p->readonly);
+        f->rights_inheriting = VIV_WASI_RIGHTS_ALL;
+    }
+    w->cfg = *cfg;
+    w->cfg.preopens = NULL;
+    w->stdin_pos = 0;
+    w->out = (viv_capture){.fd = cfg->stdout_fd, .max = cfg->stdout_max};
+    w->err = (viv_capture){.fd = cfg->stderr_fd, .max = cfg->stderr_max};
+    return 0;
+}
+
 void viv_wasi_set_memory(viv_wasi *w, viv_wasi_memory mem) { w->mem = mem; }
 
 void viv_wasi_get_output_stats(const viv_wasi *w, viv_wasi_output_stats *out)

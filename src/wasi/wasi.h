@@ -165,6 +165,11 @@ typedef struct viv_wasi_config {
     /* Optional: told about every refused escape or read-only write. */
     void (*on_security)(void *user, viv_wasi_security_kind kind, const char *guest_path);
 
+    /* Optional: called before each read of stdin is served. A fork server
+     * waits for work here, and returns in a new execution's process after
+     * viv_wasi_rebind(); the read then serves the new stdin. */
+    void (*on_stdin_read)(void *user);
+
     void *user;
 } viv_wasi_config;
 
@@ -184,6 +189,17 @@ typedef struct viv_wasi_output_stats {
 int viv_wasi_create(const viv_wasi_config *cfg, viv_wasi **out, char *err, size_t errlen);
 /* Closes every host fd the context opened. NULL is a no-op. */
 void viv_wasi_destroy(viv_wasi *w);
+/*
+ * Fork-server support: hand this context, with its guest still running, to
+ * a new execution (in a freshly forked process). cfg must list the same
+ * preopen guest paths in the same order, since the guest's libc looked them
+ * up once at start-up; their host directories are opened afresh from cfg.
+ * Every other descriptor the guest opened is closed; argv, env, stdin,
+ * output caps, the deadline and the callbacks become cfg's. On failure the
+ * context is unusable: the process should end.
+ */
+int viv_wasi_rebind(viv_wasi *w, const viv_wasi_config *cfg, char *err, size_t errlen);
+
 /* Attach the guest memory view; required before any call below. */
 void viv_wasi_set_memory(viv_wasi *w, viv_wasi_memory mem);
 void viv_wasi_get_output_stats(const viv_wasi *w, viv_wasi_output_stats *out);

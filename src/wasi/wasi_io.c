@@ -267,6 +267,8 @@ static uint32_t do_read(viv_wasi *w, uint32_t fd, uint32_t iovs, uint32_t iovs_l
     if (f->kind == VIV_FD_STDIN) {
         if (positioned)
             return VIV_WASI_ESPIPE;
+        if (w->cfg.on_stdin_read != NULL)
+            w->cfg.on_stdin_read(w->cfg.user);
         iov_cursor cur;
         struct iovec batch[IOV_BATCH];
         uint64_t bytes;

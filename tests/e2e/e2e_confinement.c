@@ -633,7 +633,8 @@ static void test_env_only_policy_and_given(void **state)
                       "import os; print(sorted(os.environ)); print(os.environ['A'])"));
     e2e_expect_exit(&r, 0);
     assert_string_equal(r.out,
-                        "['A', 'LC_ALL', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'PYTHONUTF8']\n"
+                        "['A', 'LC_ALL', 'PYTHONHASHSEED', 'PYTHONIOENCODING', 'PYTHONUTF8', "
+                        "'TMPDIR']\n"
                         "1\n");
     e2e_run_free(&r);
 
@@ -646,7 +647,8 @@ static void test_env_only_policy_and_given(void **state)
     assert_string_equal(e2e_jstr(j, "stdout"), "LC_ALL=C.UTF-8\n"
                                                "PYTHONHASHSEED=0\n"
                                                "PYTHONIOENCODING=utf-8\n"
-                                               "PYTHONUTF8=1\n");
+                                               "PYTHONUTF8=1\n"
+                                               "TMPDIR=/app\n");
     e2e_expect_not_in("CLI output", r.out, SECRET);
     e2e_expect_not_in("CLI output", r.out, "VIV_CANARY");
     e2e_run_free(&r);

@@ -32,6 +32,22 @@ static void test_print_two(void **state)
     e2e_run_free(&r);
 }
 
+/* The suite runs twice, cold and with VIVARIUM_WARM=1; each run must take
+ * the path it claims, or the comparison proves nothing. */
+static void test_runs_on_the_path_the_suite_claims(void **state)
+{
+    (void)state;
+    const char *want = getenv("VIVARIUM_WARM");
+    bool warm = want != NULL && strcmp(want, "1") == 0;
+    e2e_run r;
+    E2E_RUN(&r, "run", "--json", "-c", "print(1)");
+    e2e_expect_exit(&r, 0);
+    json_t *meta = json_object_get(e2e_json(&r), "metadata");
+    assert_non_null(meta);
+    assert_int_equal(e2e_jbool(meta, "warm"), warm);
+    e2e_run_free(&r);
+}
+
 static void test_sys_exit_status(void **state)
 {
     (void)state;
@@ -619,6 +635,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_print_two),
+        cmocka_unit_test(test_runs_on_the_path_the_suite_claims),
         cmocka_unit_test(test_sys_exit_status),
         cmocka_unit_test(test_os_exit_status),
         cmocka_unit_test(test_high_exit_status_is_clamped),

@@ -1284,7 +1284,13 @@ static bool run_case(context *c, hostile_case *hc, int index)
     xsnprintf(env_home, sizeof env_home, "HOME=%s", c->tmp);
     xsnprintf(env_canary, sizeof env_canary, "%s=%s", CANARY_ENV, c->env_token);
     char env_lang[] = "LC_ALL=C";
-    char *envp[] = {env_path, env_tmp, env_home, env_canary, env_lang, NULL};
+    /* Which path the corpus runs on (cold, or warm with VIVARIUM_WARM=1)
+     * is the one setting passed through. */
+    char env_warm[] = "VIVARIUM_WARM=1";
+    const char *want_warm = getenv("VIVARIUM_WARM");
+    bool warm = want_warm != NULL && strcmp(want_warm, "1") == 0;
+    char *envp[] = {env_path, env_tmp, env_home, env_canary, env_lang, warm ? env_warm : NULL,
+                    NULL};
 
     pid_t race = hc->has_race ? start_race(ws, hc->race_a, hc->race_b) : -1;
     cli_run r;

@@ -8,8 +8,9 @@ import os
 import sys
 
 escaped = []
+# TMPDIR is the workspace (the sandbox's default, docs/policy.md), never the host's.
 expected = {"PYTHONUTF8": "1", "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8",
-            "PYTHONHASHSEED": "0"}
+            "PYTHONHASHSEED": "0", "TMPDIR": "/app"}
 env = dict(os.environ)
 print("environ:", env)
 print("argv:", sys.argv, "orig_argv:", getattr(sys, "orig_argv", None))

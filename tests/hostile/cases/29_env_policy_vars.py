@@ -8,10 +8,12 @@ import os
 escaped = []
 env = dict(os.environ)
 want = {"PYTHONUTF8": "1", "LC_ALL": "override", "PYTHONIOENCODING": "utf-8",
-        "PYTHONHASHSEED": "0", "FOO": "bar", "EQ": "a=b=c", "EMPTY": "", "UNI": "żółw"}
+        "PYTHONHASHSEED": "0", "FOO": "bar", "EQ": "a=b=c", "EMPTY": "", "UNI": "żółw",
+        "TMPDIR": "/app"}
 print(sorted(env.items()))
+# TMPDIR is the sandbox's default, the workspace; the host's would be a host path.
 for k in ("PATH", "HOME", "TMPDIR", "VIV_HOSTILE_CANARY"):
-    if k in env:
+    if k in env and (k != "TMPDIR" or env[k] != "/app"):
         escaped.append(k)
         print(f"ESCAPED host variable {k} visible")
 if env != want:

@@ -1,0 +1,55 @@
+/*
+ * src/sandbox/spec.h (private to src/sandbox): one execution, flattened.
+ *
+ * Owns: the description of an execution that its process needs (argv, env,
+ * mounts, stdin, caps, limits), built once in the library from the policy
+ * and the call's options. A cold child inherits it through fork; a warm
+ * child receives it through a sealed memfd from its zygote, so it is also
+ * a self-contained byte format with a reader that trusts nothing.
+ */
+#ifndef VIV_SANDBOX_SPEC_H
+#define VIV_SANDBOX_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandbox_internal.h"
+
+typedef struct viv_exec_spec {
+    const char **argv; /* interpreter argv, then the program, then its args */
+    size_t argc, interp_argc;
+    const char **env; /* "K=V" */
+    size_t envc;
+    viv_wasi_preopen *preopens;
+    size_t npreopens;
+    const uint8_t *stdin_data;
+    size_t stdin_len;
+    uint64_t stdout_max, stderr_max, memory_bytes, deadline_ns;
+    int64_t fuel;
+    double timeout_s;
+    bool require_kernel_isolation, allow_unmetered;
+    /* Storage behind the pointers above. */
+    char **owned;
+    size_t nowned;
+    void *map;
+    size_t map_len;
+} viv_exec_spec;
+
+/* From the sandbox's policy and the call: argv = policy argv +
+ * VIV_PROGRAM_GUEST_DIR/program_name + opts args. */
+viv_status viv_exec_spec_build(viv_exec_spec *s, const viv_sandbox *sb, const char *program_dir,
+                               const char *program_name, const char *workspace,
+                               const viv_exec_options *opts, uint64_t deadline_ns, viv_error *err);
+void viv_exec_spec_free(viv_exec_spec *s);
+
+/* Serialise into a new sealed memfd (returned in *fd), or parse one. */
+int viv_exec_spec_to_memfd(const viv_exec_spec *s, int *fd);
+int viv_exec_spec_from_memfd(int fd, viv_exec_spec *s, char *err, size_t errlen);
+
+/* The start-up configuration a warm interpreter must share with an
+ * execution to serve it: guest artifact, interpreter argv, env and the
+ * preopen layout. A malloc'd string, NULL on allocation failure. */
+char *viv_exec_spec_startup_key(const viv_exec_spec *s, const char *artifact_path);
+
+#endif /* VIV_SANDBOX_SPEC_H */

@@ -1,0 +1,715 @@
+/*
+ * src/sandbox/zygote.c: the fork server (see zygote.h).
+ *
+ * The zygote runs the guest like a cold execution would, but its program is
+ * ours: it imports the pre-imports and then reads a request from stdin. That
+ * read reaches on_stdin_read() below, which never returns in the zygote: it
+ * waits for work on the control socket and forks. In the forked process it
+ * returns, after handing the WASI context to the new execution (its mounts,
+ * argv, env, output pipes, and a stdin that starts with the request), giving
+ * the engine the execution's limits and entering the jail. The guest's read
+ * then completes, and our program runs the user's code as __main__.
+ *
+ * The zygote itself runs only CPython's start-up and our program, so it is
+ * not jailed (Landlock would stop its children from opening their own
+ * mounts); every forked execution enters the full jail before the guest
+ * resumes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "zygote.h"
+
+/* The guest program. Line numbers and __main__ are the user's: the code is
+ * compiled under its own file name and runs in a fresh __main__ module, and
+ * our frames are cut from tracebacks. */
+static const char program_head[] =
+    "# Vivarium's warm interpreter (not user code).\n"
+    "import os, sys\n"
+    "\n"
+    "def _vivarium_wait(preimports):\n"
+    "    for name in preimports:\n"
+    "        try:\n"
+    "            __import__(name)\n"
+    "        except Exception:\n"
+    "            pass\n"
+    "    import atexit, builtins, gc, types\n"
+    "    # The first compile() pays a one-time set-up; pay it here, once.\n"
+    "    compile(b'def f(a, *b, **c):\\n    return [x for x in a if x] or f\"{c!r:>3}\"\\n',\n"
+    "            '<vivarium>', 'exec', dont_inherit=True)\n"
+    "    gc.collect()\n"
+    "    # Start-up's objects live as long as the zygote: collections in an\n"
+    "    # execution skip them (cheaper, and their pages stay shared).\n"
+    "    gc.freeze()\n"
+    "    sys.stdout.flush()\n"
+    "    sys.stderr.flush()\n"
+    "\n"
+    "    def read_exact(n):\n"
+    "        buf = b''\n"
+    "        while len(buf) < n:\n"
+    "            chunk = os.read(0, n - len(buf))\n"
+    "            if not chunk:\n"
+    "                raise SystemExit(70)\n"
+    "            buf += chunk\n"
+    "        return buf\n"
+    "\n"
+    "    # The host forks inside this read; it returns in each execution.\n"
+    "    size = int.from_bytes(read_exact(8), 'little')\n"
+    "    fields = iter(read_exact(size).split(b'\\0'))\n"
+    "    argv = [os.fsdecode(next(fields)) for _ in range(int(next(fields)))]\n"
+    "    env = [next(fields) for _ in range(int(next(fields)))]\n"
+    "    sys.argv = argv\n"
+    "    sys.orig_argv = sys.orig_argv[:-1] + argv\n"
+    "    os.environ.clear()\n"
+    "    for item in env:\n"
+    "        key, _, value = item.partition(b'=')\n"
+    "        os.environ[os.fsdecode(key)] = os.fsdecode(value)\n"
+    "    rnd = sys.modules.get('random')\n"
+    "    if rnd is not None:\n"
+    "        rnd.seed()\n"
+    "    main = types.ModuleType('__main__')\n"
+    "    main.__file__ = argv[0]\n"
+    "    main.__cached__ = None\n"
+    "    main.__builtins__ = builtins\n"
+    "    loader = getattr(sys.modules['__main__'], '__loader__', None)\n"
+    "    if loader is not None:\n"
+    "        main.__loader__ = type(loader)('__main__', argv[0])\n"
+    "    sys.modules['__main__'] = main\n"
+    "    # Our module frame sits under the program's: give it its own room, so\n"
+    "    # that recursion ends at the same depth of the program as when cold.\n"
+    "    sys.setrecursionlimit(sys.getrecursionlimit() + 1)\n"
+    "    return main, argv[0]\n"
+    "\n";
+
+static const char program_tail[] =
+    "del _vivarium_wait\n"
+    "\n"
+    "def _vivarium_end(status):\n"
+    "    # What interpreter shutdown would do that a program can observe (exit\n"
+    "    # handlers, objects only the program held being released, buffered\n"
+    "    # output written), without tearing down every module: this process\n"
+    "    # ends here and the zygote it came from is untouched.\n"
+    "    import atexit, gc\n"
+    "    atexit._run_exitfuncs()\n"
+    "    _main.__dict__.clear()\n"
+    "    gc.collect()\n"
+    "    for stream in (sys.stdout, sys.stderr):\n"
+    "        try:\n"
+    "            stream.flush()\n"
+    "        except BaseException:\n"
+    "            pass\n"
+    "    os._exit(status)\n"
+    "\n"
+    "try:\n"
+    "    with open(_path, 'rb') as _f:\n"
+    "        _code = compile(_f.read(), _path, 'exec', dont_inherit=True)\n"
+    "    del _f\n"
+    "    exec(_code, _main.__dict__)\n"
+    "except SystemExit as _e:\n"
+    "    _c = _e.code\n"
+    "    if _c is None:\n"
+    "        _status = 0\n"
+    "    elif isinstance(_c, int):\n"
+    "        _status = _c\n"
+    "    else:\n"
+    "        try:\n"
+    "            print(_c, file=sys.stderr)\n"
+    "        except BaseException:\n"
+    "            pass\n"
+    "        _status = 1\n"
+    "    del _e, _c\n"
+    "except BaseException as _e:\n"
+    "    _tb = _e.__traceback__\n"
+    "    while _tb is not None and _tb.tb_frame.f_code.co_filename == __file__:\n"
+    "        _tb = _tb.tb_next\n"
+    "    _e.__traceback__ = _tb\n"
+    "    sys.excepthook(type(_e), _e, _tb)\n"
+    "    del _e, _tb\n"
+    "    _status = 1\n"
+    "else:\n"
+    "    _status = 0\n"
+    "_vivarium_end(_status)\n";
+
+char *viv_zygote_program(char *const *preimports, size_t npreimports)
+{
+    size_t n = sizeof program_head + sizeof program_tail + 64;
+    for (size_t i = 0; i < npreimports; i++) {
+        n += strlen(preimports[i]) + 4;
+    }
+    char *out = malloc(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t len = (size_t)snprintf(out, n, "%s_main, _path = _vivarium_wait([", program_head);
+    for (size_t i = 0; i < npreimports; i++) {
+        /* Names were checked to be dotted identifiers: no quoting needed. */
+        len += (size_t)snprintf(out + len, n - len, "'%s', ", preimports[i]);
+    }
+    snprintf(out + len, n - len, "])\n%s", program_tail);
+    return out;
+}
+
+/* --- the zygote -------------------------------------------------------------- */
+
+/* The guest pages a small execution writes, learned from the first one
+ * that qualifies; spares copy them ahead of time, so that the execution
+ * that follows takes few copy-on-write faults (each costs tens of
+ * microseconds on a paravirtualised machine). Shared memory, written once
+ * by one execution's process; a page list, so a corrupt entry can only
+ * make a spare touch (with its own value) a page of its own memory. */
+#define HOT_MAX_PAGES 4096u
+typedef struct hot_pages {
+    uint32_t ready; /* set (release) once pages[] is filled */
+    uint32_t npages;
+    uint32_t pages[HOT_MAX_PAGES]; /* 4 KiB page numbers within linear memory */
+} hot_pages;
+
+typedef struct running_child {
+    pid_t pid;
+    int status_fd;
+} running_child;
+
+typedef struct zygote_state {
+    const viv_zygote_boot *boot;
+    viv_wasi *wasi;
+    /* Set in a forked execution: */
+    bool is_execution;
+    viv_child_report *report;
+    int out_fd, err_fd;
+    viv_exec_spec spec;
+    uint8_t *stdin_buf;
+    /* The zygote's own bookkeeping: */
+    running_child *children;
+    size_t nchildren, children_cap;
+    int sigchld_fd;
+    sigset_t old_mask;
+    /* The next execution's process, forked ahead of its request. */
+    pid_t spare_pid;
+    int spare_sock;
+    hot_pages *hot; /* shared by the zygote and all its children */
+    int pagemap_fd; /* in the execution that records the hot set */
+    uint8_t *mem_base;
+    uint32_t zygote_pages;
+} zygote_state;
+
+static void zygote_attach_memory(void *ctx, uint8_t *const *data, const uint32_t *size)
+{
+    viv_wasi_set_memory((viv_wasi *)ctx, (viv_wasi_memory){data, size});
+}
+
+static void zygote_on_exit(void *user, uint32_t code)
+{
+    (void)user;
+    viv_engine_exit(code);
+}
+
+static void reap(zygote_state *z)
+{
+    int wstatus;
+    pid_t pid;
+    while ((pid = waitpid(-1, &wstatus, WNOHANG)) > 0) {
+        if (pid == z->spare_pid) {
+            close(z->spare_sock);
+            z->spare_pid = -1;
+            z->spare_sock = -1;
+            continue;
+        }
+        for (size_t i = 0; i < z->nchildren; i++) {
+            if (z->children[i].pid == pid) {
+                ssize_t w = write(z->children[i].status_fd, &wstatus, sizeof wstatus);
+                (void)w;
+                close(z->children[i].status_fd);
+                z->children[i] = z->children[--z->nchildren];
+                break;
+            }
+        }
+    }
+}
+
+static int send_reply(int ctl, pid_t pid, int error, int pidfd)
+{
+    viv_zygote_reply reply = {VIV_ZYGOTE_MAGIC, pid, error};
+    struct iovec iov = {&reply, sizeof reply};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } ctrl;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (pidfd >= 0) {
+        memset(&ctrl, 0, sizeof ctrl);
+        msg.msg_control = ctrl.buf;
+        msg.msg_controllen = sizeof ctrl.buf;
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
+    }
+    return sendmsg(ctl, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof reply ? 0 : -1;
+}
+
+/* The request's payload for our guest program, followed by the user's
+ * stdin: an 8-byte length, then "argc\0argv...\0envc\0env...\0". */
+static uint8_t *request_stdin(const viv_exec_spec *s, size_t *len)
+{
+    size_t payload = 48;
+    for (size_t i = s->interp_argc; i < s->argc; i++) {
+        payload += strlen(s->argv[i]) + 1;
+    }
+    for (size_t i = 0; i < s->envc; i++) {
+        payload += strlen(s->env[i]) + 1;
+    }
+    uint8_t *buf = malloc(8 + payload + s->stdin_len);
+    if (buf == NULL) {
+        return NULL;
+    }
+    char *p = (char *)buf + 8;
+    size_t used = 0;
+    used += (size_t)snprintf(p + used, payload - used, "%zu", s->argc - s->interp_argc) + 1;
+    for (size_t i = s->interp_argc; i < s->argc; i++) {
+        memcpy(p + used, s->argv[i], strlen(s->argv[i]) + 1);
+        used += strlen(s->argv[i]) + 1;
+    }
+    used += (size_t)snprintf(p + used, payload - used, "%zu", s->envc) + 1;
+    for (size_t i = 0; i < s->envc; i++) {
+        memcpy(p + used, s->env[i], strlen(s->env[i]) + 1);
+        used += strlen(s->env[i]) + 1;
+    }
+    for (int i = 0; i < 8; i++) {
+        buf[i] = (uint8_t)((uint64_t)used >> (8 * i));
+    }
+    if (s->stdin_len > 0) {
+        memcpy(buf + 8 + used, s->stdin_data, s->stdin_len);
+    }
+    *len = 8 + used + s->stdin_len;
+    return buf;
+}
+
+/* In the forked process: become the execution. Returns normally only when
+ * the guest may resume; any failure ends the process with setup_error set
+ * (or, without a report page, with status 3). */
+/* In a process just forked from the zygote: drop what only the zygote
+ * needs. */
+static void leave_zygote(zygote_state *z)
+{
+    /* Our parent is a single-threaded zygote: if it dies, so do we. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    sigprocmask(SIG_SETMASK, &z->old_mask, NULL);
+    close(z->sigchld_fd);
+    close(z->boot->control_fd);
+    for (size_t i = 0; i < z->nchildren; i++) {
+        close(z->children[i].status_fd);
+    }
+    z->nchildren = 0;
+}
+
+/* Copy the learned hot pages into this process (same values written back:
+ * nothing the guest can see changes). */
+static void touch_hot_pages(const zygote_state *z)
+{
+    if (z->hot == NULL || !__atomic_load_n(&z->hot->ready, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+    uint8_t *base = NULL;
+    uint32_t pages = 0;
+    viv_engine_memory(&base, &pages);
+    uint64_t limit = (uint64_t)pages * (VIV_WASM_PAGE / 4096u);
+    uint32_t n = z->hot->npages < HOT_MAX_PAGES ? z->hot->npages : HOT_MAX_PAGES;
+    for (uint32_t i = 0; i < n && base != NULL; i++) {
+        uint32_t page = z->hot->pages[i];
+        if (page < limit) {
+            volatile uint8_t *b = base + (uint64_t)page * 4096u;
+            *b = *b;
+        }
+    }
+}
+
+/* In the first small execution of this zygote: note which of the
+ * zygote's pages it wrote (present and no longer shared). */
+static void record_hot_pages(zygote_state *z)
+{
+    uint8_t *base = z->mem_base;
+    if (z->pagemap_fd < 0 || base == NULL || z->hot == NULL) {
+        return;
+    }
+    uint64_t first = (uint64_t)(uintptr_t)base / 4096u;
+    uint64_t count = (uint64_t)z->zygote_pages * (VIV_WASM_PAGE / 4096u);
+    uint32_t found = 0;
+    uint64_t entries[512];
+    for (uint64_t at = 0; at < count; at += 512) {
+        size_t want = (size_t)(count - at < 512 ? count - at : 512);
+        ssize_t got = pread(z->pagemap_fd, entries, want * 8, (off_t)((first + at) * 8));
+        if (got != (ssize_t)(want * 8)) {
+            return;
+        }
+        for (size_t i = 0; i < want; i++) {
+            bool present = entries[i] >> 63 & 1, exclusive = entries[i] >> 56 & 1;
+            if (present && exclusive) {
+                if (found == HOT_MAX_PAGES) {
+                    return; /* not a small execution: learn from another */
+                }
+                z->hot->pages[found++] = (uint32_t)(at + i);
+            }
+        }
+    }
+    z->hot->npages = found;
+    __atomic_store_n(&z->hot->ready, 1, __ATOMIC_RELEASE);
+}
+
+static void become_execution(zygote_state *z, int fds[4])
+{
+    int spec_fd = fds[0], out_fd = fds[1], err_fd = fds[2], report_fd = fds[3];
+    viv_child_report *rep =
+        mmap(NULL, sizeof *rep, PROT_READ | PROT_WRITE, MAP_SHARED, report_fd, 0);
+    close(report_fd);
+    if (rep == MAP_FAILED) {
+        _exit(3);
+    }
+    char msg[256];
+    if (viv_exec_spec_from_memfd(spec_fd, &z->spec, msg, sizeof msg) != 0) {
+        snprintf(rep->setup_error, sizeof rep->setup_error, "%s", msg);
+        _exit(3);
+    }
+    close(spec_fd);
+    size_t stdin_len = 0;
+    z->stdin_buf = request_stdin(&z->spec, &stdin_len);
+    if (z->stdin_buf == NULL) {
+        snprintf(rep->setup_error, sizeof rep->setup_error, "out of memory in the execution");
+        _exit(3);
+    }
+    viv_wasi_config cfg;
+    viv_child_wasi_config(&z->spec, out_fd, err_fd, rep, &cfg);
+    cfg.stdin_data = z->stdin_buf;
+    cfg.stdin_len = stdin_len;
+    if (viv_wasi_rebind(z->wasi, &cfg, msg, sizeof msg) != 0) {
+        snprintf(rep->setup_error, sizeof rep->setup_error, "WASI set-up failed: %s", msg);
+        _exit(3);
+    }
+    viv_engine_limits limits = viv_child_limits(&z->spec);
+    if (viv_engine_rearm(&limits, msg, sizeof msg) != 0) {
+        snprintf(rep->setup_error, sizeof rep->setup_error, "%s", msg);
+        _exit(3);
+    }
+    uint32_t pages_now = 0;
+    viv_engine_memory(&z->mem_base, &pages_now);
+    z->pagemap_fd = -1;
+    if (z->hot != NULL && !__atomic_load_n(&z->hot->ready, __ATOMIC_ACQUIRE)) {
+        /* Read at the end; opened now, before the jail hides /proc. */
+        z->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+    }
+    if (viv_child_enter_jail(&z->spec, z->wasi, out_fd, err_fd, z->pagemap_fd, VIV_JAIL_AS_HEADROOM,
+                             rep) != 0) {
+        _exit(3);
+    }
+    viv_child_test_hook(rep);
+    z->is_execution = true;
+    z->report = rep;
+    z->out_fd = out_fd;
+    z->err_fd = err_fd;
+}
+
+static int pass_fds(int sock, const int *fds, size_t n)
+{
+    char byte = 0;
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } ctrl;
+    memset(&ctrl, 0, sizeof ctrl);
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl.buf,
+                         .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* The spare's life until its request: copy the hot pages, then wait. */
+static bool run_spare(zygote_state *z, int sock)
+{
+    touch_hot_pages(z);
+    char byte;
+    struct iovec iov = {&byte, 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        struct cmsghdr align;
+    } ctrl;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl.buf,
+                         .msg_controllen = sizeof ctrl.buf};
+    ssize_t n;
+    while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+    }
+    struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * 4)) {
+        _exit(0); /* the zygote is gone, or retired this spare */
+    }
+    int fds[4];
+    memcpy(fds, CMSG_DATA(c), sizeof fds);
+    close(sock);
+    become_execution(z, fds);
+    return true;
+}
+
+/* Fork the next execution's process ahead of its request. In the spare,
+ * returns true once it has become an execution. */
+static bool make_spare(zygote_state *z)
+{
+    int sv[2];
+    if (z->spare_pid > 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        return false;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        leave_zygote(z);
+        return run_spare(z, sv[1]);
+    }
+    close(sv[1]);
+    if (pid < 0) {
+        close(sv[0]);
+        return false;
+    }
+    z->spare_pid = pid;
+    z->spare_sock = sv[0];
+    return false;
+}
+
+static void drop_spare(zygote_state *z)
+{
+    if (z->spare_pid > 0) {
+        close(z->spare_sock);
+        kill(z->spare_pid, SIGKILL);
+        z->spare_pid = -1;
+        z->spare_sock = -1;
+    }
+}
+
+/* Receive one request; hand it to the spare or fork; in the execution's
+ * process, return true. */
+static bool handle_request(zygote_state *z)
+{
+    int ctl = z->boot->control_fd;
+    viv_zygote_request req;
+    struct iovec iov = {&req, sizeof req};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * VIV_ZYGOTE_REQUEST_FDS)];
+        struct cmsghdr align;
+    } ctrl;
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
+                         .msg_control = ctrl.buf,
+                         .msg_controllen = sizeof ctrl.buf};
+    ssize_t n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+        /* The pool is gone: running executions finish on their own. */
+        _exit(0);
+    }
+    if (n < 0) {
+        return false;
+    }
+    int fds[VIV_ZYGOTE_REQUEST_FDS];
+    size_t nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < k; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                if (nfds < VIV_ZYGOTE_REQUEST_FDS) {
+                    fds[nfds++] = fd;
+                } else {
+                    close(fd);
+                }
+            }
+        }
+    }
+    if (n != (ssize_t)sizeof req || req.magic != VIV_ZYGOTE_MAGIC ||
+        nfds != VIV_ZYGOTE_REQUEST_FDS || (msg.msg_flags & MSG_CTRUNC)) {
+        for (size_t i = 0; i < nfds; i++) {
+            close(fds[i]);
+        }
+        send_reply(ctl, -1, EPROTO, -1);
+        return false;
+    }
+    if (z->nchildren == z->children_cap) {
+        size_t cap = z->children_cap ? 2 * z->children_cap : 16;
+        running_child *grown = realloc(z->children, cap * sizeof *grown);
+        if (grown == NULL) {
+            for (size_t i = 0; i < nfds; i++) {
+                close(fds[i]);
+            }
+            send_reply(ctl, -1, ENOMEM, -1);
+            return false;
+        }
+        z->children = grown;
+        z->children_cap = cap;
+    }
+    pid_t pid = -1;
+    if (z->spare_pid > 0 && pass_fds(z->spare_sock, fds, 4) == 0) {
+        pid = z->spare_pid;
+        close(z->spare_sock);
+        z->spare_pid = -1;
+        z->spare_sock = -1;
+    } else {
+        drop_spare(z);
+        pid = fork();
+        if (pid == 0) {
+            close(fds[4]);
+            leave_zygote(z);
+            become_execution(z, fds);
+            return true;
+        }
+    }
+    int e = errno;
+    for (size_t i = 0; i < 4; i++) {
+        close(fds[i]);
+    }
+    if (pid < 0) {
+        close(fds[4]);
+        send_reply(ctl, -1, e, -1);
+        return false;
+    }
+    z->children[z->nchildren++] = (running_child){pid, fds[4]};
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0) {
+        kill(pid, SIGKILL);
+        send_reply(ctl, -1, errno, -1);
+        return false;
+    }
+    send_reply(ctl, pid, 0, pidfd);
+    close(pidfd);
+    /* The next one is forked while this one runs. */
+    return make_spare(z);
+}
+
+static void on_stdin_read(void *user)
+{
+    zygote_state *z = user;
+    if (z->is_execution) {
+        return;
+    }
+    int ctl = z->boot->control_fd;
+    viv_zygote_ready ready = {VIV_ZYGOTE_MAGIC, viv_engine_current_pages()};
+    if (send(ctl, &ready, sizeof ready, MSG_NOSIGNAL) != (ssize_t)sizeof ready) {
+        _exit(0);
+    }
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, &z->old_mask);
+    z->sigchld_fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (z->sigchld_fd < 0) {
+        _exit(1);
+    }
+    z->zygote_pages = ready.pages;
+    z->hot = mmap(NULL, sizeof *z->hot, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (z->hot == MAP_FAILED) {
+        z->hot = NULL; /* spares then copy nothing ahead */
+    }
+    if (make_spare(z)) {
+        return;
+    }
+    for (;;) {
+        struct pollfd pfd[2] = {{ctl, POLLIN, 0}, {z->sigchld_fd, POLLIN, 0}};
+        if (poll(pfd, 2, -1) < 0 && errno != EINTR) {
+            _exit(1);
+        }
+        if (pfd[1].revents & POLLIN) {
+            struct signalfd_siginfo si;
+            while (read(z->sigchld_fd, &si, sizeof si) == (ssize_t)sizeof si) {
+            }
+            reap(z);
+        }
+        if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (handle_request(z)) {
+                return; /* the guest resumes, as the new execution */
+            }
+        }
+    }
+}
+
+void viv_zygote_main(const viv_zygote_boot *boot)
+{
+    /* Keep the control socket and the log, nothing else of the library's
+     * (other executions' pipes above all: holding them would keep those
+     * executions from ever seeing end-of-file). */
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0) {
+        _exit(1);
+    }
+    int ctl = fcntl(boot->control_fd, F_DUPFD_CLOEXEC, 100);
+    int log = fcntl(boot->log_fd, F_DUPFD_CLOEXEC, 101);
+    if (ctl < 0 || log < 0) {
+        _exit(1);
+    }
+    close_range(3, 99, 0);
+    close_range((unsigned)(log > ctl ? log : ctl) + 1, ~0u, 0);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+
+    viv_zygote_boot local = *boot;
+    local.control_fd = ctl;
+    local.log_fd = log;
+    zygote_state z = {
+        .boot = &local, .sigchld_fd = -1, .spare_pid = -1, .spare_sock = -1, .pagemap_fd = -1};
+    viv_wasi_config cfg;
+    viv_child_wasi_config(boot->startup, -1, log, NULL, &cfg);
+    cfg.stdin_data = NULL;
+    cfg.stdin_len = 0;
+    cfg.stderr_max = 64 * 1024;
+    cfg.deadline_ns = 0;
+    cfg.on_exit = zygote_on_exit;
+    cfg.on_security = NULL;
+    cfg.on_stdin_read = on_stdin_read;
+    cfg.user = &z;
+    char msg[256];
+    if (viv_wasi_create(&cfg, &z.wasi, msg, sizeof msg) != 0) {
+        dprintf(log, "vivarium zygote: WASI set-up failed: %s\n", msg);
+        _exit(1);
+    }
+    viv_engine_run_params run = {
+        .artifact = boot->sb->artifact,
+        .limits = {.memory_bytes = (uint64_t)65536 * VIV_WASM_PAGE,
+                   .fuel = INT64_MAX / 2,
+                   .deadline_ns = 0,
+                   .allow_unmetered = boot->sb->allow_unmetered},
+        .wasi = viv_sandbox_wasi_imports(),
+        .wasi_ctx = z.wasi,
+        .attach_memory = zygote_attach_memory,
+    };
+    viv_engine_outcome outcome;
+    viv_engine_status st = viv_engine_run(&run, &outcome);
+    if (z.is_execution) {
+        z.report->status = st;
+        z.report->outcome = outcome;
+        viv_child_finish(z.wasi, z.report, z.out_fd, z.err_fd);
+        /* After the result is out: nothing here delays it. */
+        record_hot_pages(&z);
+        _exit(0);
+    }
+    dprintf(log, "vivarium zygote: the interpreter ended during start-up: %s (exit %u)\n",
+            outcome.message, outcome.exit_code);
+    _exit(1);
+}
