@@ -232,15 +232,24 @@ static int wait_process(const exec_process *proc)
     return wstatus;
 }
 
-static void mark_cancelled(viv_result *res, const char *why)
+/* A line the parent adds to stderr itself (the child could not): captured
+ * within the cap and streamed like the guest's own output. */
+static void parent_stderr_line(viv_result *res, const viv_exec_options *opts, const char *line)
+{
+    size_t accepted;
+    capture_append(&res->err, line, strlen(line), &accepted);
+    if (accepted > 0 && opts->on_output != NULL) {
+        opts->on_output(opts->user, 2, line, accepted);
+    }
+}
+
+static void mark_cancelled(viv_result *res, const viv_exec_options *opts, const char *why)
 {
     res->reason = VIV_TRAP_CANCELLED;
     res->trapped = true;
     res->exit_code = -1;
     snprintf(res->trap_message, sizeof res->trap_message, "%s", why);
-    static const char line[] = "Execution trapped: cancelled\n";
-    size_t accepted;
-    capture_append(&res->err, line, sizeof line - 1, &accepted);
+    parent_stderr_line(res, opts, "Execution trapped: cancelled\n");
 }
 
 viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
@@ -254,7 +263,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
     res->memory_limit = (uint64_t)p->memory_bytes;
 
     if (viv_cancel_triggered(opts->cancel)) {
-        mark_cancelled(res, "cancelled by the caller before it started");
+        mark_cancelled(res, opts, "cancelled by the caller before it started");
         res->success = false;
         return VIV_OK;
     }
@@ -387,7 +396,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
 
     if (cancelled) {
         /* Whatever the child managed to report, it did not finish. */
-        mark_cancelled(res, "cancelled by the caller; the guest was killed");
+        mark_cancelled(res, opts, "cancelled by the caller; the guest was killed");
     } else if (rep->complete && rep->status == VIV_ENGINE_OK) {
         fill_from_report(rep, p, res);
     } else if (rep->complete) {
@@ -401,9 +410,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
         res->exit_code = -1;
         snprintf(res->trap_message, sizeof res->trap_message,
                  "wall-clock deadline reached; the guest was killed");
-        static const char line[] = "Execution trapped: timeout\n";
-        size_t accepted;
-        capture_append(&res->err, line, sizeof line - 1, &accepted);
+        parent_stderr_line(res, opts, "Execution trapped: timeout\n");
     } else if (rep->setup_error[0] != '\0') {
         st = viv_error_set(err, VIV_EHOST, NULL, NULL, "%s", rep->setup_error);
     } else {
@@ -419,9 +426,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
                      "the execution's process ended without a report (status %d)",
                      wstatus != -1 && WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1);
         }
-        static const char line[] = "Execution trapped: host_error\n";
-        size_t accepted;
-        capture_append(&res->err, line, sizeof line - 1, &accepted);
+        parent_stderr_line(res, opts, "Execution trapped: host_error\n");
     }
     res->jail = rep->jail;
     res->test_hook_errno = rep->test_hook_errno;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdpass.h"
 #include "spec.h"
 #include "warm.h"
 #include "zygote.h"
@@ -529,22 +530,7 @@ static void zygote_put(viv_warm_pool *pool, zygote *z)
 static int send_request(zygote *z, const int fds[VIV_ZYGOTE_REQUEST_FDS])
 {
     viv_zygote_request req = {VIV_ZYGOTE_MAGIC, 0};
-    struct iovec iov = {&req, sizeof req};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * VIV_ZYGOTE_REQUEST_FDS)];
-        struct cmsghdr align;
-    } ctrl;
-    memset(&ctrl, 0, sizeof ctrl);
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctrl.buf,
-                         .msg_controllen = sizeof ctrl.buf};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * VIV_ZYGOTE_REQUEST_FDS);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * VIV_ZYGOTE_REQUEST_FDS);
-    return sendmsg(z->ctl, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof req ? 0 : -1;
+    return viv_fdpass_send(z->ctl, &req, sizeof req, fds, VIV_ZYGOTE_REQUEST_FDS);
 }
 
 /* The reply: 0 with the pid and pidfd, or -1 with an errno value in *error. */
@@ -557,26 +543,12 @@ static int recv_reply(zygote *z, pid_t *pid, int *pidfd, int *error)
         return -1;
     }
     viv_zygote_reply reply;
-    struct iovec iov = {&reply, sizeof reply};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctrl;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctrl.buf,
-                         .msg_controllen = sizeof ctrl.buf};
-    ssize_t n = recvmsg(z->ctl, &msg, MSG_CMSG_CLOEXEC);
     int fd = -1;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); n > 0 && c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-            c->cmsg_len == CMSG_LEN(sizeof(int))) {
-            memcpy(&fd, CMSG_DATA(c), sizeof fd);
-        }
-    }
+    size_t nfds = 0;
+    ssize_t n = viv_fdpass_recv(z->ctl, &reply, sizeof reply, &fd, 1, &nfds);
     if (n != (ssize_t)sizeof reply || reply.magic != VIV_ZYGOTE_MAGIC || reply.error != 0 ||
-        fd < 0) {
-        if (fd >= 0) {
+        nfds != 1) {
+        if (nfds == 1) {
             close(fd);
         }
         if (n == (ssize_t)sizeof reply && reply.error != 0) {

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "fdpass.h"
 #include "zygote.h"
 
 /* The guest program. Line numbers and __main__ are the user's: the code is
@@ -242,23 +243,7 @@ static void reap(zygote_state *z)
 static int send_reply(int ctl, pid_t pid, int error, int pidfd)
 {
     viv_zygote_reply reply = {VIV_ZYGOTE_MAGIC, pid, error};
-    struct iovec iov = {&reply, sizeof reply};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctrl;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (pidfd >= 0) {
-        memset(&ctrl, 0, sizeof ctrl);
-        msg.msg_control = ctrl.buf;
-        msg.msg_controllen = sizeof ctrl.buf;
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &pidfd, sizeof(int));
-    }
-    return sendmsg(ctl, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof reply ? 0 : -1;
+    return viv_fdpass_send(ctl, &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
 }
 
 /* The request's payload for our guest program, followed by the user's
@@ -421,50 +406,16 @@ static void become_execution(zygote_state *z, int fds[4])
     z->err_fd = err_fd;
 }
 
-static int pass_fds(int sock, const int *fds, size_t n)
-{
-    char byte = 0;
-    struct iovec iov = {&byte, 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } ctrl;
-    memset(&ctrl, 0, sizeof ctrl);
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctrl.buf,
-                         .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * n);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
-    return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
-}
-
 /* The spare's life until its request: copy the hot pages, then wait. */
 static bool run_spare(zygote_state *z, int sock)
 {
     touch_hot_pages(z);
     char byte;
-    struct iovec iov = {&byte, 1};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
-        struct cmsghdr align;
-    } ctrl;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctrl.buf,
-                         .msg_controllen = sizeof ctrl.buf};
-    ssize_t n;
-    while ((n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-    }
-    struct cmsghdr *c = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
-    if (c == NULL || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int) * 4)) {
+    int fds[4];
+    size_t nfds = 0;
+    if (viv_fdpass_recv(sock, &byte, 1, fds, 4, &nfds) != 1 || nfds != 4) {
         _exit(0); /* the zygote is gone, or retired this spare */
     }
-    int fds[4];
-    memcpy(fds, CMSG_DATA(c), sizeof fds);
     close(sock);
     become_execution(z, fds);
     return true;
@@ -510,41 +461,21 @@ static bool handle_request(zygote_state *z)
 {
     int ctl = z->boot->control_fd;
     viv_zygote_request req;
-    struct iovec iov = {&req, sizeof req};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * VIV_ZYGOTE_REQUEST_FDS)];
-        struct cmsghdr align;
-    } ctrl;
-    struct msghdr msg = {.msg_iov = &iov,
-                         .msg_iovlen = 1,
-                         .msg_control = ctrl.buf,
-                         .msg_controllen = sizeof ctrl.buf};
-    ssize_t n = recvmsg(ctl, &msg, MSG_CMSG_CLOEXEC);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+    int fds[VIV_ZYGOTE_REQUEST_FDS];
+    size_t nfds = 0;
+    ssize_t n = viv_fdpass_recv(ctl, &req, sizeof req, fds, VIV_ZYGOTE_REQUEST_FDS, &nfds);
+    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EPROTO)) {
         /* The pool is gone: running executions finish on their own. */
         _exit(0);
     }
     if (n < 0) {
+        if (errno == EPROTO) {
+            send_reply(ctl, -1, EPROTO, -1);
+        }
         return false;
     }
-    int fds[VIV_ZYGOTE_REQUEST_FDS];
-    size_t nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-            for (size_t i = 0; i < k; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                if (nfds < VIV_ZYGOTE_REQUEST_FDS) {
-                    fds[nfds++] = fd;
-                } else {
-                    close(fd);
-                }
-            }
-        }
-    }
     if (n != (ssize_t)sizeof req || req.magic != VIV_ZYGOTE_MAGIC ||
-        nfds != VIV_ZYGOTE_REQUEST_FDS || (msg.msg_flags & MSG_CTRUNC)) {
+        nfds != VIV_ZYGOTE_REQUEST_FDS) {
         for (size_t i = 0; i < nfds; i++) {
             close(fds[i]);
         }
@@ -565,7 +496,7 @@ static bool handle_request(zygote_state *z)
         z->children_cap = cap;
     }
     pid_t pid = -1;
-    if (z->spare_pid > 0 && pass_fds(z->spare_sock, fds, 4) == 0) {
+    if (z->spare_pid > 0 && viv_fdpass_send(z->spare_sock, "", 1, fds, 4) == 0) {
         pid = z->spare_pid;
         close(z->spare_sock);
         z->spare_pid = -1;
