@@ -14,6 +14,7 @@
  * a cancellation arrives on another.
  */
 #include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -25,6 +26,62 @@
 #include <sys/socket.h>
 
 #include "mcp_internal.h"
+
+/* libmicrohttpd is loaded when `vivarium mcp --http` starts, not linked:
+ * with the GnuTLS it pulls in, it would add ten libraries to the start-up
+ * of every `vivarium` command. Set once, before the daemon (and so any
+ * thread that reads it) starts; read-only afterwards. */
+static struct {
+    struct MHD_Response *(*create_response_from_buffer)(size_t, void *,
+                                                        enum MHD_ResponseMemoryMode);
+    enum MHD_Result (*add_response_header)(struct MHD_Response *, const char *, const char *);
+    enum MHD_Result (*queue_response)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
+    void (*destroy_response)(struct MHD_Response *);
+    const union MHD_ConnectionInfo *(*get_connection_info)(struct MHD_Connection *,
+                                                           enum MHD_ConnectionInfoType, ...);
+    const char *(*lookup_connection_value)(struct MHD_Connection *, enum MHD_ValueKind,
+                                           const char *);
+    struct MHD_Daemon *(*start_daemon)(unsigned int, uint16_t, MHD_AcceptPolicyCallback, void *,
+                                       MHD_AccessHandlerCallback, void *, ...);
+    const union MHD_DaemonInfo *(*get_daemon_info)(struct MHD_Daemon *, enum MHD_DaemonInfoType,
+                                                   ...);
+    void (*stop_daemon)(struct MHD_Daemon *);
+} mhd;
+
+#define MHD_LIBRARY "libmicrohttpd.so.12"
+
+static int load_mhd(void)
+{
+    void *lib = dlopen(MHD_LIBRARY, RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL) {
+        mcp_log("--http needs %s (Debian package libmicrohttpd12): %s", MHD_LIBRARY, dlerror());
+        return -1;
+    }
+    struct {
+        const char *name;
+        void **slot;
+    } syms[] = {
+        {"MHD_create_response_from_buffer", (void **)&mhd.create_response_from_buffer},
+        {"MHD_add_response_header", (void **)&mhd.add_response_header},
+        {"MHD_queue_response", (void **)&mhd.queue_response},
+        {"MHD_destroy_response", (void **)&mhd.destroy_response},
+        {"MHD_get_connection_info", (void **)&mhd.get_connection_info},
+        {"MHD_lookup_connection_value", (void **)&mhd.lookup_connection_value},
+        {"MHD_start_daemon", (void **)&mhd.start_daemon},
+        {"MHD_get_daemon_info", (void **)&mhd.get_daemon_info},
+        {"MHD_stop_daemon", (void **)&mhd.stop_daemon},
+    };
+    for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
+        *syms[i].slot = dlsym(lib, syms[i].name);
+        if (*syms[i].slot == NULL) {
+            mcp_log("%s lacks %s", MHD_LIBRARY, syms[i].name);
+            dlclose(lib);
+            return -1;
+        }
+    }
+    /* Stays loaded for the life of the process. */
+    return 0;
+}
 
 #define ENDPOINT "/mcp"
 /* Addresses remembered for rate limiting; the least recently seen goes. */
@@ -58,18 +115,18 @@ static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, con
 {
     size_t len = body ? strlen(body) : 0;
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
+        mhd.create_response_from_buffer(len, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
     if (r == NULL) {
         return MHD_NO;
     }
     if (len > 0) {
-        MHD_add_response_header(r, "Content-Type", "application/json");
+        mhd.add_response_header(r, "Content-Type", "application/json");
     }
     if (hname != NULL) {
-        MHD_add_response_header(r, hname, hvalue);
+        mhd.add_response_header(r, hname, hvalue);
     }
-    enum MHD_Result rc = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
+    enum MHD_Result rc = mhd.queue_response(conn, status, r);
+    mhd.destroy_response(r);
     return rc;
 }
 
@@ -154,7 +211,7 @@ static bool rate_ok(http_ctx *h, struct MHD_Connection *conn)
         return true;
     }
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        mhd.get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci == NULL || ci->client_addr == NULL) {
         return true;
     }
@@ -211,7 +268,7 @@ static bool rate_ok(http_ctx *h, struct MHD_Connection *conn)
 
 static enum MHD_Result handle_delete(http_ctx *h, struct MHD_Connection *conn)
 {
-    const char *sid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Session-Id");
+    const char *sid = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Session-Id");
     if (sid == NULL) {
         return refuse(conn, MHD_HTTP_BAD_REQUEST, MCP_INVALID_REQUEST,
                       "DELETE needs an Mcp-Session-Id header", NULL, NULL);
@@ -235,7 +292,7 @@ static enum MHD_Result handle_post(http_ctx *h, struct MHD_Connection *conn, con
                  s->cfg->max_message_bytes);
         return refuse(conn, MHD_HTTP_CONTENT_TOO_LARGE, MCP_INVALID_REQUEST, msg, NULL, NULL);
     }
-    const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    const char *ctype = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
     if (ctype != NULL && strncasecmp(ctype, "application/json", 16) != 0) {
         return refuse(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, MCP_INVALID_REQUEST,
                       "Content-Type must be application/json", NULL, NULL);
@@ -251,8 +308,8 @@ static enum MHD_Result handle_post(http_ctx *h, struct MHD_Connection *conn, con
                  jerr.text);
         return refuse(conn, MHD_HTTP_BAD_REQUEST, MCP_PARSE_ERROR, m, NULL, NULL);
     }
-    const char *sid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Session-Id");
-    const char *pv = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "MCP-Protocol-Version");
+    const char *sid = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Mcp-Session-Id");
+    const char *pv = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "MCP-Protocol-Version");
     mcp_client *c = NULL;
     bool fresh = false;
     enum MHD_Result rc;
@@ -320,11 +377,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return refuse(conn, MHD_HTTP_NOT_FOUND, MCP_INVALID_REQUEST,
                           "not found: the MCP endpoint is " ENDPOINT, NULL, NULL);
         }
-        if (!origin_ok(cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"))) {
+        if (!origin_ok(cfg, mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"))) {
             return refuse(conn, MHD_HTTP_FORBIDDEN, MCP_INVALID_REQUEST, "Origin not allowed", NULL,
                           NULL);
         }
-        if (!token_ok(cfg, MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"))) {
+        if (!token_ok(cfg, mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization"))) {
             return refuse(conn, MHD_HTTP_UNAUTHORIZED, MCP_INVALID_REQUEST,
                           "missing or wrong bearer token", "WWW-Authenticate",
                           "Bearer realm=\"vivarium\"");
@@ -334,7 +391,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                           "use POST (this server does not stream, so GET is not offered)", "Allow",
                           "POST, DELETE");
         }
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        const char *cl = mhd.lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl != NULL && strtoull(cl, NULL, 10) > cfg->max_message_bytes) {
             st->too_large = true;
             return handle_post(h, conn, st);
@@ -442,6 +499,9 @@ static bool is_loopback(const struct sockaddr_storage *a)
 int mcp_serve_http(mcp_server *s)
 {
     const mcp_config *cfg = s->cfg;
+    if (load_mhd() != 0) {
+        return 1;
+    }
     struct sockaddr_storage addr;
     socklen_t alen = 0;
     char host[300];
@@ -466,7 +526,7 @@ int mcp_serve_http(mcp_server *s)
     if (addr.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
-    struct MHD_Daemon *d = MHD_start_daemon(
+    struct MHD_Daemon *d = mhd.start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_executions + 64),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(cfg->max_executions + 32),
@@ -478,7 +538,7 @@ int mcp_serve_http(mcp_server *s)
         free(h);
         return 1;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *di = mhd.get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     mcp_log("listening on http://%s:%u" ENDPOINT "%s", host, di ? di->port : 0,
             cfg->token ? "" : " WITHOUT AUTHENTICATION (--insecure-no-auth)");
 
@@ -498,7 +558,7 @@ int mcp_serve_http(mcp_server *s)
         viv_cancel_trigger(r->cancel);
     }
     pthread_mutex_unlock(&s->mu);
-    MHD_stop_daemon(d);
+    mhd.stop_daemon(d);
     pthread_mutex_destroy(&h->mu);
     free(h);
     return 0;
