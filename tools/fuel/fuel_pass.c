@@ -96,8 +96,20 @@ static int section_rank(uint8_t id)
 typedef struct segment {
     size_t start; /* offset in the input of its first instruction */
     uint64_t cost;
+    size_t owner; /* segment whose charge pays for this one (itself, or an earlier one) */
     bool check;
 } segment;
+
+/*
+ * An open block, loop or if. `owner` is the segment charged just before the
+ * construct is entered; `min_target` the shallowest depth (0 = the function,
+ * n = the n-th open construct) that a branch or return inside it leaves to.
+ */
+typedef struct ctl_frame {
+    uint8_t kind;
+    size_t owner;
+    size_t min_target;
+} ctl_frame;
 
 typedef struct pass {
     wio_reader r;
@@ -117,7 +129,7 @@ typedef struct pass {
 
     segment *segs;
     size_t nsegs, segcap;
-    uint8_t *ctl; /* kind of each open block, to pair else with if */
+    ctl_frame *ctl; /* the open constructs, outermost first */
     size_t ctlcap;
 
     viv_fuel_stats stats;
@@ -382,7 +394,7 @@ static bool rewrite_exports(pass *p, size_t end)
     return emit_export_section(p, n, r->buf + rest, end - rest);
 }
 
-static bool push_segment(pass *p, size_t start, uint64_t cost, bool check)
+static bool push_segment(pass *p, const segment *seg)
 {
     if (p->nsegs == p->segcap) {
         size_t cap = p->segcap ? p->segcap * 2 : 64;
@@ -392,44 +404,88 @@ static bool push_segment(pass *p, size_t start, uint64_t cost, bool check)
         p->segs = s;
         p->segcap = cap;
     }
-    p->segs[p->nsegs++] = (segment){start, cost, check};
-    if (cost)
-        p->stats.charge_sites++;
-    if (check)
-        p->stats.check_sites++;
+    p->segs[p->nsegs++] = *seg;
     return true;
 }
 
-static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t at)
+static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t owner, size_t at)
 {
     if (depth >= MAX_NESTING)
         return wio_fail_at(&p->r, at, "blocks nested deeper than %u", MAX_NESTING);
     if (depth == p->ctlcap) {
         size_t cap = p->ctlcap ? p->ctlcap * 2 : 64;
-        uint8_t *c = realloc(p->ctl, cap);
+        ctl_frame *c = realloc(p->ctl, cap * sizeof *c);
         if (!c)
             return oom(p);
         p->ctl = c;
         p->ctlcap = cap;
     }
-    p->ctl[depth] = (uint8_t)kind;
+    p->ctl[depth] = (ctl_frame){(uint8_t)kind, owner, SIZE_MAX};
     return true;
+}
+
+/*
+ * Records where a branch at nesting `depth` goes: label `label` is the
+ * construct at depth `depth - label`, and depth 0 is the function itself
+ * (a return, or a branch to the body's own label). Every construct deeper
+ * than the target is left early, so its continuation is not certain to run.
+ */
+static void note_branch(pass *p, size_t depth, uint32_t label)
+{
+    size_t target = label >= depth ? 0 : depth - label;
+    if (depth > 0 && target < p->ctl[depth - 1].min_target)
+        p->ctl[depth - 1].min_target = target;
+}
+
+/* Reads the labels of a branch that `wi_decode` already validated. */
+static void note_labels(pass *p, size_t depth, const wi_instr *in)
+{
+    wio_reader lr = p->r;
+    uint32_t label, n;
+    lr.pos = in->offset + 1;
+    switch (in->op) {
+    case 0x0C: /* br */
+    case 0x0D: /* br_if */
+        if (wio_u32(&lr, &label))
+            note_branch(p, depth, label);
+        break;
+    case 0x0E: /* br_table: every listed label and the default */
+        if (!wio_u32(&lr, &n))
+            break;
+        for (uint64_t i = 0; i <= n; i++)
+            if (wio_u32(&lr, &label))
+                note_branch(p, depth, label);
+        break;
+    case 0x0F: /* return */
+        note_branch(p, depth, UINT32_MAX);
+        break;
+    default: /* unreachable traps: nothing after it is paid for by anyone */
+        break;
+    }
 }
 
 /*
  * Splits [r->pos, end) into segments (see fuel_pass.h). The instruction that
  * ends a segment is its last instruction, so its cost lands in the segment
  * that is charged before it runs: a branch is paid for whether taken or not.
+ *
+ * Merging across `end`: when no branch or return inside a construct leaves
+ * it for an outer label, every entry into the construct reaches the code
+ * after its `end` exactly once (or traps, or never finishes). That code is
+ * then paid for by the segment charged before the construct was entered
+ * (its owner) and needs no charge of its own. A loop's end is reached only
+ * by falling through, so this covers loops the same way.
  */
 static bool find_segments(pass *p, size_t end)
 {
     wio_reader *r = &p->r;
     size_t depth = 0;
-    segment cur = {r->pos, 0, true};
+    segment cur = {r->pos, 0, 0, true};
     p->nsegs = 0;
     for (;;) {
         wi_instr in;
         bool ends = false, next_check = false;
+        size_t next_owner = SIZE_MAX; /* the next segment pays for itself */
         if (!wi_decode(r, &p->info, &in))
             return false;
         switch (in.kind) {
@@ -439,46 +495,77 @@ static bool find_segments(pass *p, size_t end)
         case WI_FREE:
             break;
         case WI_BLOCK:
-            if (!push_ctl(p, depth++, WI_BLOCK, in.offset))
+            if (!push_ctl(p, depth++, WI_BLOCK, p->nsegs, in.offset))
                 return false;
             break;
         case WI_LOOP:
-            if (!push_ctl(p, depth++, WI_LOOP, in.offset))
+            if (!push_ctl(p, depth++, WI_LOOP, p->nsegs, in.offset))
                 return false;
             ends = next_check = true;
             break;
         case WI_IF:
             cur.cost++;
-            if (!push_ctl(p, depth++, WI_IF, in.offset))
+            if (!push_ctl(p, depth++, WI_IF, p->nsegs, in.offset))
                 return false;
             ends = true;
             break;
         case WI_ELSE:
-            if (depth == 0 || p->ctl[depth - 1] != WI_IF)
+            if (depth == 0 || p->ctl[depth - 1].kind != WI_IF)
                 return wio_fail_at(r, in.offset, "else without a matching if");
-            p->ctl[depth - 1] = WI_ELSE;
+            p->ctl[depth - 1].kind = WI_ELSE;
             ends = true;
             break;
-        case WI_END:
+        case WI_END: {
             if (depth == 0) {
                 if (r->pos != end)
                     return wio_fail_at(r, r->pos, "%zu bytes after the function's final end",
                                        end - r->pos);
-                return push_segment(p, cur.start, cur.cost, cur.check);
+                return push_segment(p, &cur);
             }
-            depth--;
+            const ctl_frame *f = &p->ctl[--depth];
+            if (f->min_target > depth)
+                next_owner = f->owner;
+            else if (depth > 0 && f->min_target < p->ctl[depth - 1].min_target)
+                p->ctl[depth - 1].min_target = f->min_target;
             ends = true;
             break;
+        }
         case WI_JUMP:
             cur.cost++;
+            note_labels(p, depth, &in);
             ends = true;
             break;
         }
         if (ends) {
-            if (!push_segment(p, cur.start, cur.cost, cur.check))
+            if (!push_segment(p, &cur))
                 return false;
-            cur = (segment){r->pos, 0, next_check};
+            cur = (segment){r->pos, 0, p->nsegs, next_check};
+            if (next_owner != SIZE_MAX)
+                cur.owner = next_owner;
         }
+    }
+}
+
+/*
+ * Moves each segment's cost to the segment that pays for it. Owners always
+ * come earlier, so one forward pass resolves chains of them.
+ */
+static void settle_costs(pass *p)
+{
+    for (size_t i = 0; i < p->nsegs; i++) {
+        segment *s = &p->segs[i];
+        if (s->owner == i)
+            continue;
+        size_t root = p->segs[s->owner].owner; /* already resolved */
+        s->owner = root;
+        p->segs[root].cost += s->cost;
+        s->cost = 0;
+    }
+    for (size_t i = 0; i < p->nsegs; i++) {
+        if (p->segs[i].cost)
+            p->stats.charge_sites++;
+        if (p->segs[i].check)
+            p->stats.check_sites++;
     }
 }
 
@@ -536,6 +623,7 @@ static bool rewrite_body(pass *p, size_t body_end)
     size_t instr_start = r->pos;
     if (!find_segments(p, body_end))
         return false;
+    settle_costs(p);
 
     uint64_t size = body_end - body_start;
     for (size_t i = 0; i < p->nsegs; i++) {

@@ -132,6 +132,44 @@ static void test_exact_accounting(void **state)
                   "a_sum() => i32:55\nb_fib() => i32:5\nc_classify() => i32:60\n");
 }
 
+/*
+ * wat/merging.wat: constructs the pass pays for before they are entered,
+ * and ones it must not. Running totals 22, 42, 82, 102, 115; at each total
+ * the exports so far succeed, one unit less and the last of them traps.
+ */
+static void test_merging_exact(void **state)
+{
+    static const char *const ok[] = {"a_clamp() => i32:150\n", "b_abs() => i32:8\n",
+                                     "c_count_down() => i32:4\n", "d_nested() => i32:6\n",
+                                     "e_early() => i32:15\n"};
+    static const char *const name[] = {"a_clamp", "b_abs", "c_count_down", "d_nested", "e_early"};
+    static const int64_t total[] = {22, 42, 82, 102, 115};
+    char *plain = interp(WASM("merging"));
+    char want[512];
+    want[0] = '\0';
+    for (int i = 0; i < 5; i++)
+        strcat(want, ok[i]);
+    assert_string_equal(plain, want);
+    free(plain);
+    for (int k = 0; k < 5; k++) {
+        for (int64_t budget = total[k] - 1; budget <= total[k]; budget++) {
+            want[0] = '\0';
+            for (int i = 0; i < 5; i++) {
+                if (i < k || (i == k && budget == total[k])) {
+                    strcat(want, ok[i]);
+                } else {
+                    strcat(want, name[i]);
+                    strcat(want, "() => " OUT_OF_FUEL "\n");
+                }
+            }
+            expect_output(WASM("merging"), budget, want);
+        }
+    }
+    expect_output(WASM("merging"), 1000000,
+                  "a_clamp() => i32:150\nb_abs() => i32:8\nc_count_down() => i32:4\n"
+                  "d_nested() => i32:6\ne_early() => i32:15\n");
+}
+
 static void test_infinite_loop_runs_out(void **state)
 {
     expect_output(WASM("spin_loop"), 1000, "spin() => " OUT_OF_FUEL "\n");
@@ -184,9 +222,13 @@ int main(void)
 #ifdef WASM2C
         cmocka_unit_test(test_constructs_wasm2c),
 #endif
-        cmocka_unit_test(test_behaviour_unchanged), cmocka_unit_test(test_fresh_module_has_no_fuel),
-        cmocka_unit_test(test_exact_accounting),    cmocka_unit_test(test_infinite_loop_runs_out),
-        cmocka_unit_test(test_recursion_runs_out),  cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_behaviour_unchanged),
+        cmocka_unit_test(test_fresh_module_has_no_fuel),
+        cmocka_unit_test(test_exact_accounting),
+        cmocka_unit_test(test_merging_exact),
+        cmocka_unit_test(test_infinite_loop_runs_out),
+        cmocka_unit_test(test_recursion_runs_out),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -169,10 +169,12 @@ static void test_free_ops_br_table_unreachable(void **state)
 {
     static const uint8_t in[] = {0x00, 0x01, 0x41, 0x05, 0x1A, 0x02, 0x40, 0x41,
                                  0x00, 0x0E, 0x01, 0x00, 0x00, 0x0B, 0x00, 0x0B};
-    /* nop, drop and block are free: const, const, br_table = 3. */
-    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0),     0x01, 0x41, 0x05, 0x1A,
-                                   0x02, 0x40,         0x41,         0x00, 0x0E, 0x01, 0x00,
-                                   0x00, 0x0B,         CHARGE(0, 1), 0x00, 0x0B};
+    /* nop, drop and block are free: const, const, br_table = 3. The
+     * br_table only targets its own block, so the unreachable after the
+     * block (1) is paid for at entry too. */
+    static const uint8_t want[] = {0x00, CHARGE(0, 4), CHECK(0), 0x01, 0x41, 0x05,
+                                   0x1A, 0x02,         0x40,     0x41, 0x00, 0x0E,
+                                   0x01, 0x00,         0x00,     0x0B, 0x00, 0x0B};
     CHECK_SINGLE(T_V_V, in, want);
 }
 
@@ -207,6 +209,70 @@ static void test_calls_do_not_split(void **state)
     tb_free(&m);
 }
 
+/* An if (no else) whose arm falls through: the code after `end` (1) is
+ * paid for with the condition (2), the arm (2) on its own. */
+static void test_merge_after_if(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x20, 0x00, 0x04, 0x40, 0x41, 0x01,
+                                 0x21, 0x00, 0x0B, 0x20, 0x00, 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0), 0x20, 0x00, 0x04,
+                                   0x40, CHARGE(0, 2), 0x41,     0x01, 0x21, 0x00,
+                                   0x0B, 0x20,         0x00,     0x0B};
+    CHECK_SINGLE(T_I_I, in, want);
+}
+
+/* A block left only through br_if 0 (its own end) and a loop left only by
+ * falling through: both continuations go to the entry charge (1 + 1), while
+ * the loop header keeps its own charge (3) and check. */
+static void test_merge_after_block_and_loop(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x02, 0x40, 0x20, 0x00, 0x0D, 0x00, 0x20, 0x00,
+                                 0x21, 0x00, 0x0B, 0x20, 0x00, 0x03, 0x40, 0x20, 0x00,
+                                 0x0D, 0x00, 0x0B, 0x41, 0x05, 0x0F, 0x0B};
+    /* entry: local.get, br_if (2) + after the block: local.get (1), then the
+     * loop: its continuation i32.const, return (2): 5 in all. */
+    static const uint8_t want[] = {
+        0x00,     CHARGE(0, 5), CHECK(0), 0x02, 0x40, 0x20, 0x00, 0x0D, 0x00, CHARGE(0, 2),
+        0x20,     0x00,         0x21,     0x00, 0x0B, 0x20, 0x00, 0x03, 0x40, CHARGE(0, 2),
+        CHECK(0), 0x20,         0x00,     0x0D, 0x00, 0x0B, 0x41, 0x05, 0x0F, 0x0B};
+    CHECK_SINGLE(T_I_I, in, want);
+}
+
+/* A branch out of the inner block to the outer one: the inner block's
+ * continuation (local.get, drop = 1) is charged where it starts; the outer
+ * block is left only at its own end, so what follows it (1) goes to entry. */
+static void test_no_merge_when_branching_out(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x02, 0x40, 0x02, 0x40, 0x20, 0x00, 0x0D, 0x01,
+                                 0x0B, 0x20, 0x00, 0x1A, 0x0B, 0x20, 0x00, 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0), 0x02, 0x40, 0x02,         0x40,
+                                   0x20, 0x00,         0x0D,     0x01, 0x0B, CHARGE(0, 1), 0x20,
+                                   0x00, 0x1A,         0x0B,     0x20, 0x00, 0x0B};
+    viv_fuel_stats st;
+    fn f = FN(T_I_I, in);
+    mspec s = {&f, 1, 0, 0, 0};
+    tbuf m = {0};
+    build(&m, &s);
+    size_t len;
+    uint8_t *out = instrument(&m, &len, &st);
+    expect_body(out, len, 0, want, sizeof want);
+    assert_int_equal(st.charge_sites, 2);
+    assert_int_equal(st.check_sites, 1);
+    free(out);
+    tb_free(&m);
+}
+
+/* A return inside an if inside a block leaves both early: nothing merges. */
+static void test_no_merge_past_return(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x02, 0x40, 0x20, 0x00, 0x04, 0x40, 0x41,
+                                 0x07, 0x0F, 0x0B, 0x0B, 0x41, 0x08, 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 2), CHECK(0),     0x02, 0x40, 0x20, 0x00,
+                                   0x04, 0x40,         CHARGE(0, 2), 0x41, 0x07, 0x0F, 0x0B,
+                                   0x0B, CHARGE(0, 1), 0x41,         0x08, 0x0B};
+    CHECK_SINGLE(T_I_I, in, want);
+}
+
 static void test_locals_kept(void **state)
 {
     static const uint8_t in[] = {0x02, 0x01, 0x7F, 0x03, 0x7E, 0x0B};
@@ -238,9 +304,10 @@ static void test_typeidx_blocktype_select_t_signext(void **state)
 {
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x02, 0xC0, 0x00, 0x41, 0x02, 0x6A, 0x0B,
                                  0xC0, 0x41, 0x03, 0x41, 0x00, 0x1C, 0x01, 0x7F, 0x1A, 0x0B};
-    static const uint8_t want[] = {
-        0x00,         CHARGE(0, 3), CHECK(0), 0x41, 0x01, 0x02, 0xC0, 0x00, 0x41, 0x02, 0x6A, 0x0B,
-        CHARGE(0, 4), 0xC0,         0x41,     0x03, 0x41, 0x00, 0x1C, 0x01, 0x7F, 0x1A, 0x0B};
+    /* The block holds no branch, so what follows it is charged at entry: 3 + 4. */
+    static const uint8_t want[] = {0x00, CHARGE(0, 7), CHECK(0), 0x41, 0x01, 0x02, 0xC0, 0x00,
+                                   0x41, 0x02,         0x6A,     0x0B, 0xC0, 0x41, 0x03, 0x41,
+                                   0x00, 0x1C,         0x01,     0x7F, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
     mspec s = {&f, 1, 62, 0, 0};
     tbuf m = {0};
@@ -533,6 +600,10 @@ int main(void)
         cmocka_unit_test(test_free_ops_br_table_unreachable),
         cmocka_unit_test(test_return_starts_segment),
         cmocka_unit_test(test_calls_do_not_split),
+        cmocka_unit_test(test_merge_after_if),
+        cmocka_unit_test(test_merge_after_block_and_loop),
+        cmocka_unit_test(test_no_merge_when_branching_out),
+        cmocka_unit_test(test_no_merge_past_return),
         cmocka_unit_test(test_locals_kept),
         cmocka_unit_test(test_multibyte_cost),
         cmocka_unit_test(test_typeidx_blocktype_select_t_signext),
