@@ -22,6 +22,8 @@
  */
 #define MAX_LOCALS  50000u
 #define MAX_NESTING 65536u
+/* Sums of call-site charges could otherwise overflow an i64.const. */
+#define MAX_CHARGE (UINT64_C(1) << 48)
 
 enum {
     SEC_CUSTOM = 0,
@@ -118,6 +120,7 @@ typedef struct pass {
     wio_buf code; /* the code section's new content, built before its size is known */
 
     uint32_t imported_globals;
+    uint32_t imported_functions;
     uint32_t defined_globals;
     uint32_t memories;
     uint32_t declared_functions;
@@ -126,6 +129,21 @@ typedef struct pass {
     bool export_emitted;
     uint32_t fuel_index;
     int64_t initial;
+
+    /*
+     * Callers pay for their callees' entry segments (see fuel_pass.h):
+     * `reachable[f]` is set for every function something other than a direct
+     * call can start (export, start, table element, ref.func), and
+     * `entry_cost[i]` is defined function i's entry charge before that.
+     * `hoist` is off while `entry_cost` is being computed, and for modules
+     * whose element section this pass cannot read.
+     */
+    bool hoist;
+    bool hoist_unusable;
+    bool analysing;     /* the first pass over the code section */
+    uint8_t *reachable; /* one per function index, imports included */
+    uint64_t *entry_cost;
+    uint32_t defined_index; /* of the body being rewritten */
 
     segment *segs;
     size_t nsegs, segcap;
@@ -216,6 +234,8 @@ static bool parse_imports(pass *p)
         case 0:
             if (!wio_u32(r, &idx))
                 return false;
+            if (++p->imported_functions == 0)
+                return wio_fail_at(r, at, "too many imported functions");
             break;
         case 1:
             if (!wi_reftype(r) || !read_limits(r, "table"))
@@ -257,6 +277,99 @@ static bool parse_functions(pass *p)
                                p->info.types);
     }
     p->declared_functions = n;
+    size_t total = (size_t)p->imported_functions + n;
+    p->reachable = calloc(total ? total : 1, 1);
+    p->entry_cost = calloc(n ? n : 1, sizeof *p->entry_cost);
+    if (!p->reachable || !p->entry_cost)
+        return oom(p);
+    return true;
+}
+
+/* Function `idx` can be started by something other than a direct call. */
+static void mark_reachable(pass *p, uint32_t idx)
+{
+    if (p->reachable && (uint64_t)idx < (uint64_t)p->imported_functions + p->declared_functions)
+        p->reachable[idx] = 1;
+    else if (!p->reachable)
+        p->hoist_unusable = true;
+}
+
+/*
+ * Element segments (all eight encodings): the functions they put in tables
+ * or declare for ref.func. Reads a copy of the reader: the section is copied
+ * verbatim and its validity is wasm2c's business, so anything this cannot
+ * read just turns call-site charging off for the module.
+ */
+static void scan_elements(pass *p, size_t end)
+{
+    char scratch[64];
+    wio_reader r = p->r;
+    r.err = scratch;
+    r.errlen = sizeof scratch;
+    r.end = end;
+    uint32_t n, flags, k, idx, v;
+    uint8_t b;
+    bool ok = wio_u32(&r, &n);
+    for (uint32_t i = 0; ok && i < n; i++) {
+        ok = wio_u32(&r, &flags) && flags <= 7;
+        if (ok && (flags & 3) == 2)
+            ok = wio_u32(&r, &v); /* table index */
+        if (ok && !(flags & 1))
+            ok = wi_skip_const_expr(&r, &p->info); /* offset */
+        if (ok && (flags & 3))
+            ok = wio_u8(&r, &b); /* elemkind or reftype */
+        if (ok)
+            ok = wio_u32(&r, &k);
+        for (uint32_t j = 0; ok && j < k; j++) {
+            if (!(flags & 4)) {
+                ok = wio_u32(&r, &idx);
+                if (ok)
+                    mark_reachable(p, idx);
+                continue;
+            }
+            for (;;) { /* an expression: ref.func x or ref.null t, then end */
+                size_t at = r.pos;
+                wi_instr in;
+                if (!(ok = wi_decode(&r, &p->info, &in)) || in.op == 0x0B)
+                    break;
+                wio_reader imm = r;
+                imm.pos = at + 1;
+                if (in.op == 0xD2 && wio_u32(&imm, &idx))
+                    mark_reachable(p, idx);
+            }
+        }
+    }
+    if (!ok || r.pos != end)
+        p->hoist_unusable = true;
+}
+
+/* Marks the targets of ref.func in [from, to), already decoded once. */
+static void mark_ref_funcs(pass *p, size_t from, size_t to)
+{
+    char scratch[64];
+    wio_reader r = p->r;
+    r.err = scratch;
+    r.errlen = sizeof scratch;
+    r.pos = from;
+    r.end = to;
+    while (r.pos < to) {
+        wi_instr in;
+        uint32_t idx;
+        if (!wi_decode(&r, &p->info, &in))
+            return;
+        wio_reader imm = r;
+        imm.pos = in.offset + 1;
+        if (in.op == 0xD2 && wio_u32(&imm, &idx))
+            mark_reachable(p, idx);
+    }
+}
+
+static bool parse_start(pass *p)
+{
+    uint32_t idx;
+    if (!wio_u32(&p->r, &idx))
+        return false;
+    mark_reachable(p, idx);
     return true;
 }
 
@@ -354,8 +467,10 @@ static bool rewrite_globals(pass *p, size_t end)
             return false;
         if (mut > 1)
             return wio_fail_at(r, r->pos - 1, "bad global mutability 0x%02x", mut);
+        size_t expr = r->pos;
         if (!wi_skip_const_expr(r, &p->info))
             return false;
+        mark_ref_funcs(p, expr, r->pos);
     }
     if (r->pos != end)
         return wio_fail_at(r, r->pos, "global section has %zu trailing bytes", end - r->pos);
@@ -388,6 +503,8 @@ static bool rewrite_exports(pass *p, size_t end)
             return wio_fail_at(r, r->pos - 1, "unsupported export kind 0x%02x", kind);
         if (!wio_u32(r, &idx))
             return false;
+        if (kind == 0)
+            mark_reachable(p, idx);
     }
     if (r->pos != end)
         return wio_fail_at(r, r->pos, "export section has %zu trailing bytes", end - r->pos);
@@ -465,6 +582,28 @@ static void note_labels(pass *p, size_t depth, const wi_instr *in)
 }
 
 /*
+ * A direct call to a function nothing else can start adds that function's
+ * entry charge to the caller's segment (the callee's entry segment runs
+ * exactly once per call). ref.func makes its target startable by
+ * call_indirect; a valid module declares it in an element segment too, but
+ * noting it here keeps a module that does not from being undercharged.
+ */
+static void note_callee(pass *p, const wi_instr *in, segment *cur)
+{
+    wio_reader imm = p->r;
+    uint32_t idx;
+    imm.pos = in->offset + 1;
+    if (!wio_u32(&imm, &idx))
+        return;
+    if (in->op == 0xD2) {
+        mark_reachable(p, idx);
+        return;
+    }
+    if (p->hoist && idx >= p->imported_functions && !p->reachable[idx])
+        cur->cost += p->entry_cost[idx - p->imported_functions];
+}
+
+/*
  * Splits [r->pos, end) into segments (see fuel_pass.h). The instruction that
  * ends a segment is its last instruction, so its cost lands in the segment
  * that is charged before it runs: a branch is paid for whether taken or not.
@@ -491,6 +630,8 @@ static bool find_segments(pass *p, size_t end)
         switch (in.kind) {
         case WI_OTHER:
             cur.cost++;
+            if (in.op == 0x10 || in.op == 0xD2)
+                note_callee(p, &in, &cur);
             break;
         case WI_FREE:
             break;
@@ -561,12 +702,6 @@ static void settle_costs(pass *p)
         p->segs[root].cost += s->cost;
         s->cost = 0;
     }
-    for (size_t i = 0; i < p->nsegs; i++) {
-        if (p->segs[i].cost)
-            p->stats.charge_sites++;
-        if (p->segs[i].check)
-            p->stats.check_sites++;
-    }
 }
 
 static size_t charge_size(const pass *p, uint64_t cost)
@@ -624,6 +759,27 @@ static bool rewrite_body(pass *p, size_t body_end)
     if (!find_segments(p, body_end))
         return false;
     settle_costs(p);
+    uint32_t self = p->defined_index;
+    if (p->analysing) { /* the first of two passes: only learn the entry charge */
+        p->entry_cost[self] = p->segs[0].cost;
+        r->pos = body_end;
+        return true;
+    }
+    if (p->hoist && !p->reachable[p->imported_functions + self]) {
+        /* Every caller paid for the entry segment already. */
+        if (p->segs[0].cost < p->entry_cost[self])
+            return wio_fail_at(r, body_start, "internal error: entry charge changed");
+        p->segs[0].cost -= p->entry_cost[self];
+    }
+    for (size_t i = 0; i < p->nsegs; i++) {
+        if (p->segs[i].cost > MAX_CHARGE)
+            return wio_fail_at(r, p->segs[i].start, "a charge exceeds %llu",
+                               (unsigned long long)MAX_CHARGE);
+        if (p->segs[i].cost)
+            p->stats.charge_sites++;
+        if (p->segs[i].check)
+            p->stats.check_sites++;
+    }
 
     uint64_t size = body_end - body_start;
     for (size_t i = 0; i < p->nsegs; i++) {
@@ -650,6 +806,8 @@ static bool rewrite_body(pass *p, size_t body_end)
     return p->code.oom ? oom(p) : true;
 }
 
+static bool each_body(pass *p, uint32_t n, size_t end);
+
 static bool rewrite_code(pass *p, size_t end)
 {
     wio_reader *r = &p->r;
@@ -660,8 +818,31 @@ static bool rewrite_code(pass *p, size_t end)
     if (n != p->declared_functions)
         return wio_fail_at(r, at, "code section has %u bodies but %u functions are declared", n,
                            p->declared_functions);
+    size_t bodies = r->pos;
+    /* First pass: every function's own entry charge; ref.func targets. */
+    p->hoist = false;
+    p->analysing = true;
+    if (!p->hoist_unusable && !each_body(p, n, end))
+        return false;
+    p->analysing = false;
+    r->pos = bodies;
+    p->hoist = !p->hoist_unusable;
     p->code.len = 0;
     wio_put_u32(&p->code, n);
+    if (!each_body(p, n, end))
+        return false;
+    if (r->pos != end)
+        return wio_fail_at(r, r->pos, "code section has %zu trailing bytes", end - r->pos);
+    p->have_code = true;
+    if (p->code.oom)
+        return oom(p);
+    return put_section(p, SEC_CODE, p->code.data, p->code.len);
+}
+
+static bool each_body(pass *p, uint32_t n, size_t end)
+{
+    wio_reader *r = &p->r;
+    (void)end;
     for (uint32_t i = 0; i < n; i++) {
         size_t size_at = r->pos;
         uint32_t size;
@@ -673,17 +854,13 @@ static bool rewrite_code(pass *p, size_t end)
         size_t body_end = r->pos + size;
         size_t saved_end = r->end;
         r->end = body_end;
+        p->defined_index = i;
         bool ok = rewrite_body(p, body_end);
         r->end = saved_end;
         if (!ok)
             return false;
     }
-    if (r->pos != end)
-        return wio_fail_at(r, r->pos, "code section has %zu trailing bytes", end - r->pos);
-    p->have_code = true;
-    if (p->code.oom)
-        return oom(p);
-    return put_section(p, SEC_CODE, p->code.data, p->code.len);
+    return true;
 }
 
 /* Sections we only need to check, then copy as they were. */
@@ -705,9 +882,13 @@ static bool check_section(pass *p, uint8_t id, size_t end)
     case SEC_MEMORY:
         return parse_memories(p);
     case SEC_START:
+        return parse_start(p);
     case SEC_DATACOUNT:
         return wio_u32(r, &v);
-    default: /* element and data: nothing in them depends on the pass */
+    case SEC_ELEMENT:
+        scan_elements(p, end);
+        return wio_skip(r, end - r->pos);
+    default: /* data: nothing in it depends on the pass */
         return wio_skip(r, end - r->pos);
     }
 }
@@ -807,6 +988,8 @@ int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initia
     bool ok = run(&p);
     free(p.segs);
     free(p.ctl);
+    free(p.reachable);
+    free(p.entry_cost);
     wio_buf_free(&p.code);
     if (!ok) {
         wio_buf_free(&p.out);

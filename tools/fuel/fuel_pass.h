@@ -15,6 +15,12 @@
  *    out past it, the code after its `end` runs exactly once per entry, so
  *    its cost is added to the charge made before the construct and it gets
  *    no charge of its own (17% fewer charge sites in the CPython guest).
+ *  - Version 4: a function that only direct calls can start (not exported,
+ *    not the start function, in no element segment, never named by
+ *    ref.func) has its entry segment paid for by each call site, in the
+ *    caller's segment holding the call; its entry keeps the check but loses
+ *    the charge. Every call is still charged before the callee's check, so
+ *    recursion cannot outrun the budget.
  *    A run that finishes has paid exactly for what it executed; one that
  *    stops early (a trap, proc_exit, running out) has also paid for the rest
  *    of the segments and constructs it was in, as version 1 already did for
@@ -47,7 +53,7 @@
 
 #define VIV_FUEL_EXPORT_NAME "vivarium_fuel"
 /* Bump when the metering semantics change; artifacts record it. */
-#define VIV_FUEL_PASS_VERSION 3
+#define VIV_FUEL_PASS_VERSION 4
 
 typedef struct viv_fuel_stats {
     uint32_t functions;    /* function bodies instrumented */

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,41 +134,54 @@ static void test_exact_accounting(void **state)
 }
 
 /*
- * wat/merging.wat: constructs the pass pays for before they are entered,
- * and ones it must not. Running totals 22, 42, 82, 102, 115; at each total
- * the exports so far succeed, one unit less and the last of them traps.
+ * Runs `module` under budgets at each running total of its exports (which
+ * run in order and share the fuel global) and one unit below: at a total the
+ * exports so far succeed; one unit less and the last of them runs out, and
+ * so does every export after it.
  */
-static void test_merging_exact(void **state)
+static void expect_totals(const char *module, int n, const char *const names[],
+                          const char *const results[], const int64_t totals[])
 {
-    static const char *const ok[] = {"a_clamp() => i32:150\n", "b_abs() => i32:8\n",
-                                     "c_count_down() => i32:4\n", "d_nested() => i32:6\n",
-                                     "e_early() => i32:15\n"};
-    static const char *const name[] = {"a_clamp", "b_abs", "c_count_down", "d_nested", "e_early"};
-    static const int64_t total[] = {22, 42, 82, 102, 115};
-    char *plain = interp(WASM("merging"));
-    char want[512];
+    char want[1024], line[128];
     want[0] = '\0';
-    for (int i = 0; i < 5; i++)
-        strcat(want, ok[i]);
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "%s() => %s\n", names[i], results[i]);
+        strcat(want, line);
+    }
+    char *plain = interp(module);
     assert_string_equal(plain, want);
     free(plain);
-    for (int k = 0; k < 5; k++) {
-        for (int64_t budget = total[k] - 1; budget <= total[k]; budget++) {
+    expect_output(module, totals[n - 1] + 1000, want);
+    for (int k = 0; k < n; k++) {
+        for (int64_t budget = totals[k] - 1; budget <= totals[k]; budget++) {
             want[0] = '\0';
-            for (int i = 0; i < 5; i++) {
-                if (i < k || (i == k && budget == total[k])) {
-                    strcat(want, ok[i]);
-                } else {
-                    strcat(want, name[i]);
-                    strcat(want, "() => " OUT_OF_FUEL "\n");
-                }
+            for (int i = 0; i < n; i++) {
+                bool ok = i < k || (i == k && budget == totals[k]);
+                snprintf(line, sizeof line, "%s() => %s\n", names[i],
+                         ok ? results[i] : OUT_OF_FUEL);
+                strcat(want, line);
             }
-            expect_output(WASM("merging"), budget, want);
+            expect_output(module, budget, want);
         }
     }
-    expect_output(WASM("merging"), 1000000,
-                  "a_clamp() => i32:150\nb_abs() => i32:8\nc_count_down() => i32:4\n"
-                  "d_nested() => i32:6\ne_early() => i32:15\n");
+}
+
+/* wat/merging.wat: constructs paid for before they are entered, and not. */
+static void test_merging_exact(void **state)
+{
+    static const char *const names[] = {"a_clamp", "b_abs", "c_count_down", "d_nested", "e_early"};
+    static const char *const results[] = {"i32:150", "i32:8", "i32:4", "i32:6", "i32:15"};
+    static const int64_t totals[] = {22, 42, 82, 102, 115};
+    expect_totals(WASM("merging"), 5, names, results, totals);
+}
+
+/* wat/callsite.wat: entries paid by direct callers, not by call_indirect. */
+static void test_callsite_exact(void **state)
+{
+    static const char *const names[] = {"a_direct", "b_indirect", "c_mixed"};
+    static const char *const results[] = {"i32:8", "i32:18", "i32:3"};
+    static const int64_t totals[] = {16, 30, 48};
+    expect_totals(WASM("callsite"), 3, names, results, totals);
 }
 
 static void test_infinite_loop_runs_out(void **state)
@@ -222,13 +236,10 @@ int main(void)
 #ifdef WASM2C
         cmocka_unit_test(test_constructs_wasm2c),
 #endif
-        cmocka_unit_test(test_behaviour_unchanged),
-        cmocka_unit_test(test_fresh_module_has_no_fuel),
-        cmocka_unit_test(test_exact_accounting),
-        cmocka_unit_test(test_merging_exact),
-        cmocka_unit_test(test_infinite_loop_runs_out),
-        cmocka_unit_test(test_recursion_runs_out),
-        cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_behaviour_unchanged), cmocka_unit_test(test_fresh_module_has_no_fuel),
+        cmocka_unit_test(test_exact_accounting),    cmocka_unit_test(test_merging_exact),
+        cmocka_unit_test(test_callsite_exact),      cmocka_unit_test(test_infinite_loop_runs_out),
+        cmocka_unit_test(test_recursion_runs_out),  cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

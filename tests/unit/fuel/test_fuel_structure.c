@@ -29,6 +29,7 @@ typedef struct mspec {
     uint32_t extra_types;      /* more (i32)->(i32) types after the fixed ones */
     uint32_t imported_globals; /* immutable i32 imports env.gN */
     uint32_t defined_globals;  /* mutable i32 globals = 0 */
+    uint32_t exported;         /* the first `exported` functions, as "f0", "f1", ... */
 } mspec;
 
 static void build(tbuf *m, const mspec *s)
@@ -69,6 +70,19 @@ static void build(tbuf *m, const mspec *s)
         for (uint32_t i = 0; i < s->defined_globals; i++)
             tb_put(&t, g, sizeof g);
         tb_section(m, 6, &t);
+    }
+
+    if (s->exported) {
+        tb_u32(&t, s->exported);
+        for (uint32_t i = 0; i < s->exported; i++) {
+            char name[16];
+            int n = snprintf(name, sizeof name, "f%u", i);
+            tb_u32(&t, (uint32_t)n);
+            tb_put(&t, name, (size_t)n);
+            tb_u8(&t, 0x00);
+            tb_u32(&t, i);
+        }
+        tb_section(m, 7, &t);
     }
 
     tb_u32(&t, (uint32_t)s->nfns);
@@ -130,7 +144,7 @@ static void check_single(uint32_t type, const uint8_t *in, size_t in_len, const 
                          size_t want_len)
 {
     fn f = {type, in, in_len};
-    mspec s = {&f, 1, 0, 0, 0};
+    mspec s = {&f, 1, 0, 0, 0, 1}; /* exported: callers do not pay its entry */
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -186,15 +200,21 @@ static void test_return_starts_segment(void **state)
     CHECK_SINGLE(T_I_I, in, want);
 }
 
+/*
+ * Calls do not end a segment. The callee is not exported, in no table and
+ * not the start function: only direct calls start it, so each call site pays
+ * for its entry segment (1) and the callee keeps only its check. The
+ * exported caller pays for its own entry: 3 + 1 + 1.
+ */
 static void test_calls_do_not_split(void **state)
 {
     static const uint8_t caller[] = {0x00, 0x41, 0x07, 0x10, 0x01, 0x10, 0x01, 0x1A, 0x0B};
     static const uint8_t callee[] = {0x00, 0x20, 0x00, 0x0B};
-    static const uint8_t want_caller[] = {0x00, CHARGE(0, 3), CHECK(0), 0x41, 0x07, 0x10,
+    static const uint8_t want_caller[] = {0x00, CHARGE(0, 5), CHECK(0), 0x41, 0x07, 0x10,
                                           0x01, 0x10,         0x01,     0x1A, 0x0B};
-    static const uint8_t want_callee[] = {0x00, CHARGE(0, 1), CHECK(0), 0x20, 0x00, 0x0B};
+    static const uint8_t want_callee[] = {0x00, CHECK(0), 0x20, 0x00, 0x0B};
     fn fns[] = {FN(T_V_V, caller), FN(T_I_I, callee)};
-    mspec s = {fns, 2, 0, 0, 0};
+    mspec s = {fns, 2, 0, 0, 0, 1};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -203,7 +223,7 @@ static void test_calls_do_not_split(void **state)
     expect_body(out, len, 0, want_caller, sizeof want_caller);
     expect_body(out, len, 1, want_callee, sizeof want_callee);
     assert_int_equal(st.functions, 2);
-    assert_int_equal(st.charge_sites, 2);
+    assert_int_equal(st.charge_sites, 1);
     assert_int_equal(st.check_sites, 2);
     free(out);
     tb_free(&m);
@@ -250,7 +270,7 @@ static void test_no_merge_when_branching_out(void **state)
                                    0x00, 0x1A,         0x0B,     0x20, 0x00, 0x0B};
     viv_fuel_stats st;
     fn f = FN(T_I_I, in);
-    mspec s = {&f, 1, 0, 0, 0};
+    mspec s = {&f, 1, 0, 0, 0, 1};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -309,7 +329,7 @@ static void test_typeidx_blocktype_select_t_signext(void **state)
                                    0x41, 0x02,         0x6A,     0x0B, 0xC0, 0x41, 0x03, 0x41,
                                    0x00, 0x1C,         0x01,     0x7F, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
-    mspec s = {&f, 1, 62, 0, 0};
+    mspec s = {&f, 1, 62, 0, 0, 1};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -352,7 +372,7 @@ static void test_index_after_imported_and_defined_globals(void **state)
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x1A, 0x0B};
     static const uint8_t want[] = {0x00, CHARGE(3, 1), CHECK(3), 0x41, 0x01, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
-    mspec s = {&f, 1, 0, 2, 1};
+    mspec s = {&f, 1, 0, 2, 1, 1};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -369,7 +389,7 @@ static void test_index_after_imported_and_defined_globals(void **state)
     assert_int_equal(g->size, 1 + 5 + sizeof fuel_global);
     assert_memory_equal(out + g->content + g->size - sizeof fuel_global, fuel_global,
                         sizeof fuel_global);
-    expect_fuel_export(out, secs, n, 1, 3);
+    expect_fuel_export(out, secs, n, 2, 3);
     free(out);
     tb_free(&m);
 }
@@ -380,7 +400,7 @@ static void test_multibyte_global_index(void **state)
     static const uint8_t want[] = {0x00, 0x23, 0xC8, 0x01, 0x42, 0x00,
                                    0x53, 0x04, 0x40, 0x00, 0x0B, 0x0B};
     fn f = FN(T_V_V, in);
-    mspec s = {&f, 1, 0, 0, 200};
+    mspec s = {&f, 1, 0, 0, 200, 0};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -397,7 +417,7 @@ static void test_initial_value(void **state)
 {
     static const uint8_t in[] = {0x00, 0x0B};
     fn f = FN(T_V_V, in);
-    mspec s = {&f, 1, 0, 0, 0};
+    mspec s = {&f, 1, 0, 0, 0, 0};
     tbuf m = {0};
     build(&m, &s);
     struct {
