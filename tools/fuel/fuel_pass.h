@@ -11,20 +11,20 @@
  *  - Splits every function body into straight-line segments and, at the start
  *    of each segment, subtracts the segment's cost from that global. Cost is
  *    1 per instruction, 0 for nop, drop, block, loop, end and else.
- *  - Version 3: when nothing inside a block, loop or if branches or returns
+ *  - Merging: when nothing inside a block, loop or if branches or returns
  *    out past it, the code after its `end` runs exactly once per entry, so
  *    its cost is added to the charge made before the construct and it gets
  *    no charge of its own (17% fewer charge sites in the CPython guest).
- *  - Version 4: a function that only direct calls can start (not exported,
+ *  - Call sites: a function that only direct calls can start (not exported,
  *    not the start function, in no element segment, never named by
  *    ref.func) has its entry segment paid for by each call site, in the
  *    caller's segment holding the call; its entry keeps the check but loses
  *    the charge. Every call is still charged before the callee's check, so
  *    recursion cannot outrun the budget.
- *    A run that finishes has paid exactly for what it executed; one that
+ *  - A run that finishes has paid exactly for what it executed; one that
  *    stops early (a trap, proc_exit, running out) has also paid for the rest
- *    of the segments and constructs it was in, as version 1 already did for
- *    the rest of a segment.
+ *    of the segments, constructs and callee entries it was in, as the plain
+ *    per-segment scheme already did for the rest of a segment.
  *  - At function entry and at every loop header (after the charge) it checks
  *    the global: if it is negative, the guest executes `unreachable`. The host
  *    tells that apart from a genuine `unreachable` by reading the global (< 0).
@@ -52,8 +52,14 @@
 #include <stdint.h>
 
 #define VIV_FUEL_EXPORT_NAME "vivarium_fuel"
-/* Bump when the metering semantics change; artifacts record it. */
-#define VIV_FUEL_PASS_VERSION 4
+/*
+ * Bump when the contract between pass and engine changes; artifacts record
+ * it. Moving charges (the merging and call-site rules below) keeps it: a
+ * finished run is charged the same total, and the engine reads the same
+ * single global. (2 was the reverted register-cached design, whose glue
+ * expects an interrupt global: guest/artifact_glue.c tests ">= 2".)
+ */
+#define VIV_FUEL_PASS_VERSION 1
 
 typedef struct viv_fuel_stats {
     uint32_t functions;    /* function bodies instrumented */
