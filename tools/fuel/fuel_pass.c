@@ -23,7 +23,9 @@
 #define MAX_LOCALS  50000u
 #define MAX_NESTING 65536u
 /* Sums of call-site charges could otherwise overflow an i64.const. */
-#define MAX_CHARGE (UINT64_C(1) << 48)
+#define MAX_CHARGE (INT64_C(1) << 48)
+/* Unconditional exits recorded per function, times the constructs each leaves. */
+#define MAX_EXIT_EDGES (1u << 22)
 
 enum {
     SEC_CUSTOM = 0,
@@ -97,19 +99,33 @@ static int section_rank(uint8_t id)
 
 typedef struct segment {
     size_t start; /* offset in the input of its first instruction */
-    uint64_t cost;
+    int64_t cost; /* its own instructions, less refunds (see find_segments) */
     size_t owner; /* segment whose charge pays for this one (itself, or an earlier one) */
     bool check;
 } segment;
 
+/* A block, loop or if of the function being split, in order of opening. */
+typedef struct construct {
+    size_t owner; /* segment charged just before it is entered */
+    size_t cont;  /* the segment after its end, once known */
+    bool prepaid; /* cont is paid for by owner */
+} construct;
+
+/* An unconditional branch or return (ending segment `seg`) leaves `cons`. */
+typedef struct exit_edge {
+    size_t seg;
+    size_t cons;
+} exit_edge;
+
 /*
- * An open block, loop or if. `owner` is the segment charged just before the
- * construct is entered; `min_target` the shallowest depth (0 = the function,
- * n = the n-th open construct) that a branch or return inside it leaves to.
+ * An open block, loop or if: `cons` indexes its construct record;
+ * `min_target` is the shallowest depth (0 = the function, n = the n-th open
+ * construct) that a conditional branch (br_if, br_table) inside it leaves
+ * to.
  */
 typedef struct ctl_frame {
     uint8_t kind;
-    size_t owner;
+    size_t cons;
     size_t min_target;
 } ctl_frame;
 
@@ -147,6 +163,12 @@ typedef struct pass {
 
     segment *segs;
     size_t nsegs, segcap;
+    construct *cons;
+    size_t ncons, conscap;
+    exit_edge *exits;
+    size_t nexits, exitcap;
+    int64_t *acc; /* settle_costs' running sums, one per segment */
+    size_t acccap;
     ctl_frame *ctl; /* the open constructs, outermost first */
     size_t ctlcap;
 
@@ -537,48 +559,92 @@ static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t owner, size_t a
         p->ctl = c;
         p->ctlcap = cap;
     }
-    p->ctl[depth] = (ctl_frame){(uint8_t)kind, owner, SIZE_MAX};
+    if (p->ncons == p->conscap) {
+        size_t cap = p->conscap ? p->conscap * 2 : 64;
+        construct *c = realloc(p->cons, cap * sizeof *c);
+        if (!c)
+            return oom(p);
+        p->cons = c;
+        p->conscap = cap;
+    }
+    p->cons[p->ncons] = (construct){owner, 0, false};
+    p->ctl[depth] = (ctl_frame){(uint8_t)kind, p->ncons++, SIZE_MAX};
     return true;
 }
 
-/*
- * Records where a branch at nesting `depth` goes: label `label` is the
- * construct at depth `depth - label`, and depth 0 is the function itself
- * (a return, or a branch to the body's own label). Every construct deeper
- * than the target is left early, so its continuation is not certain to run.
- */
-static void note_branch(pass *p, size_t depth, uint32_t label)
+/* Label `label` at nesting `depth`: the depth of the construct it names. */
+static size_t branch_target(size_t depth, uint32_t label)
 {
-    size_t target = label >= depth ? 0 : depth - label;
+    return label >= depth ? 0 : depth - label;
+}
+
+/*
+ * A conditional branch at nesting `depth` to `target` leaves every
+ * construct deeper than the target early on one path only, so their
+ * continuations are not certain to run.
+ */
+static void note_cond_branch(pass *p, size_t depth, size_t target)
+{
     if (depth > 0 && target < p->ctl[depth - 1].min_target)
         p->ctl[depth - 1].min_target = target;
 }
 
+/*
+ * An unconditional branch (br, return) ending segment `seg` leaves the
+ * constructs deeper than `target` every time its segment runs. It is
+ * recorded against each of them, so that what was paid in advance for
+ * their continuations can be taken off its segment's charge. Past a
+ * bound on the records (hostile nesting), it is treated as conditional.
+ */
+static bool note_exit(pass *p, size_t depth, size_t target, size_t seg)
+{
+    if (depth <= target)
+        return true;
+    if (p->nexits + (depth - target) > MAX_EXIT_EDGES) {
+        note_cond_branch(p, depth, target);
+        return true;
+    }
+    while (p->nexits + (depth - target) > p->exitcap) {
+        size_t cap = p->exitcap ? p->exitcap * 2 : 64;
+        exit_edge *e = realloc(p->exits, cap * sizeof *e);
+        if (!e)
+            return oom(p);
+        p->exits = e;
+        p->exitcap = cap;
+    }
+    for (size_t j = depth; j > target; j--)
+        p->exits[p->nexits++] = (exit_edge){seg, p->ctl[j - 1].cons};
+    return true;
+}
+
 /* Reads the labels of a branch that `wi_decode` already validated. */
-static void note_labels(pass *p, size_t depth, const wi_instr *in)
+static bool note_labels(pass *p, size_t depth, const wi_instr *in)
 {
     wio_reader lr = p->r;
     uint32_t label, n;
     lr.pos = in->offset + 1;
     switch (in->op) {
     case 0x0C: /* br */
+        if (wio_u32(&lr, &label))
+            return note_exit(p, depth, branch_target(depth, label), p->nsegs);
+        break;
     case 0x0D: /* br_if */
         if (wio_u32(&lr, &label))
-            note_branch(p, depth, label);
+            note_cond_branch(p, depth, branch_target(depth, label));
         break;
     case 0x0E: /* br_table: every listed label and the default */
         if (!wio_u32(&lr, &n))
             break;
         for (uint64_t i = 0; i <= n; i++)
             if (wio_u32(&lr, &label))
-                note_branch(p, depth, label);
+                note_cond_branch(p, depth, branch_target(depth, label));
         break;
     case 0x0F: /* return */
-        note_branch(p, depth, UINT32_MAX);
-        break;
+        return note_exit(p, depth, 0, p->nsegs);
     default: /* unreachable traps: nothing after it is paid for by anyone */
         break;
     }
+    return true;
 }
 
 /*
@@ -599,8 +665,10 @@ static void note_callee(pass *p, const wi_instr *in, segment *cur)
         mark_reachable(p, idx);
         return;
     }
-    if (p->hoist && idx >= p->imported_functions && !p->reachable[idx])
-        cur->cost += p->entry_cost[idx - p->imported_functions];
+    /* An index out of range (an invalid module) is left to wasm2c to reject. */
+    if (p->hoist && idx >= p->imported_functions &&
+        idx - p->imported_functions < p->declared_functions && !p->reachable[idx])
+        cur->cost += (int64_t)p->entry_cost[idx - p->imported_functions];
 }
 
 /*
@@ -608,12 +676,15 @@ static void note_callee(pass *p, const wi_instr *in, segment *cur)
  * ends a segment is its last instruction, so its cost lands in the segment
  * that is charged before it runs: a branch is paid for whether taken or not.
  *
- * Merging across `end`: when no branch or return inside a construct leaves
- * it for an outer label, every entry into the construct reaches the code
- * after its `end` exactly once (or traps, or never finishes). That code is
+ * Merging across `end`: when no conditional branch (br_if, br_table) inside
+ * a construct leaves it for an outer label, every entry into the construct
+ * either reaches the code after its `end` exactly once, or leaves through
+ * an unconditional br or return (or traps, or never finishes). That code is
  * then paid for by the segment charged before the construct was entered
- * (its owner) and needs no charge of its own. A loop's end is reached only
- * by falling through, so this covers loops the same way.
+ * (its owner) and needs no charge of its own; each unconditional exit gets
+ * the advance back, taken off the charge of the segment it ends (which runs
+ * to that exit whenever it starts). A loop's end is reached only by falling
+ * through, so this covers loops the same way.
  */
 static bool find_segments(pass *p, size_t end)
 {
@@ -621,6 +692,8 @@ static bool find_segments(pass *p, size_t end)
     size_t depth = 0;
     segment cur = {r->pos, 0, 0, true};
     p->nsegs = 0;
+    p->ncons = 0;
+    p->nexits = 0;
     for (;;) {
         wi_instr in;
         bool ends = false, next_check = false;
@@ -664,16 +737,21 @@ static bool find_segments(pass *p, size_t end)
                 return push_segment(p, &cur);
             }
             const ctl_frame *f = &p->ctl[--depth];
-            if (f->min_target > depth)
-                next_owner = f->owner;
-            else if (depth > 0 && f->min_target < p->ctl[depth - 1].min_target)
+            construct *c = &p->cons[f->cons];
+            if (f->min_target > depth) {
+                next_owner = c->owner;
+                c->prepaid = true;
+                c->cont = p->nsegs + 1; /* the segment after this one */
+            } else if (depth > 0 && f->min_target < p->ctl[depth - 1].min_target) {
                 p->ctl[depth - 1].min_target = f->min_target;
+            }
             ends = true;
             break;
         }
         case WI_JUMP:
             cur.cost++;
-            note_labels(p, depth, &in);
+            if (!note_labels(p, depth, &in))
+                return false;
             ends = true;
             break;
         }
@@ -688,26 +766,49 @@ static bool find_segments(pass *p, size_t end)
 }
 
 /*
- * Moves each segment's cost to the segment that pays for it. Owners always
- * come earlier, so one forward pass resolves chains of them.
+ * Moves each segment's cost to the segment that pays for it, and takes the
+ * refunds off. Owners come earlier and a continuation comes after every
+ * exit that leaves its construct, so one backward pass over the segments
+ * finishes each sum before it is needed: acc[i] is what segment i and the
+ * segments it pays for cost, net of their refunds.
  */
-static void settle_costs(pass *p)
+static bool settle_costs(pass *p)
 {
-    for (size_t i = 0; i < p->nsegs; i++) {
-        segment *s = &p->segs[i];
-        if (s->owner == i)
-            continue;
-        size_t root = p->segs[s->owner].owner; /* already resolved */
-        s->owner = root;
-        p->segs[root].cost += s->cost;
-        s->cost = 0;
+    if (p->nsegs > p->acccap) {
+        int64_t *a = realloc(p->acc, p->nsegs * sizeof *a);
+        if (!a)
+            return oom(p);
+        p->acc = a;
+        p->acccap = p->nsegs;
     }
+    memset(p->acc, 0, p->nsegs * sizeof *p->acc);
+    size_t e = p->nexits;
+    for (size_t i = p->nsegs; i-- > 0;) {
+        segment *s = &p->segs[i];
+        int64_t net = s->cost;
+        for (; e > 0 && p->exits[e - 1].seg == i; e--) {
+            const construct *c = &p->cons[p->exits[e - 1].cons];
+            if (c->prepaid)
+                net -= p->acc[c->cont];
+        }
+        p->acc[i] += net;
+        if (p->acc[i] > MAX_CHARGE || p->acc[i] < -MAX_CHARGE)
+            return wio_fail_at(&p->r, s->start, "a charge exceeds %lld", (long long)MAX_CHARGE);
+        if (s->owner != i) {
+            p->acc[s->owner] += p->acc[i];
+            s->cost = 0;
+        }
+    }
+    for (size_t i = 0; i < p->nsegs; i++)
+        if (p->segs[i].owner == i)
+            p->segs[i].cost = p->acc[i];
+    return true;
 }
 
-static size_t charge_size(const pass *p, uint64_t cost)
+static size_t charge_size(const pass *p, int64_t cost)
 {
     size_t g = wio_u32_size(p->fuel_index);
-    return (1 + g) + (1 + wio_s64_size((int64_t)cost)) + 1 + (1 + g);
+    return (1 + g) + (1 + wio_s64_size(cost)) + 1 + (1 + g);
 }
 
 static size_t check_size(const pass *p)
@@ -716,13 +817,13 @@ static size_t check_size(const pass *p)
     return (1 + g) + 2 + 1 + 2 + 1 + 1;
 }
 
-static void put_charge(pass *p, uint64_t cost)
+static void put_charge(pass *p, int64_t cost)
 {
     wio_buf *b = &p->code;
     wio_put_u8(b, OP_GLOBAL_GET);
     wio_put_u32(b, p->fuel_index);
     wio_put_u8(b, OP_I64_CONST);
-    wio_put_s64(b, (int64_t)cost);
+    wio_put_s64(b, cost);
     wio_put_u8(b, OP_I64_SUB);
     wio_put_u8(b, OP_GLOBAL_SET);
     wio_put_u32(b, p->fuel_index);
@@ -756,25 +857,23 @@ static bool rewrite_body(pass *p, size_t body_end)
             return wio_fail_at(r, at, "more than %u locals", MAX_LOCALS);
     }
     size_t instr_start = r->pos;
-    if (!find_segments(p, body_end))
+    if (!find_segments(p, body_end) || !settle_costs(p))
         return false;
-    settle_costs(p);
     uint32_t self = p->defined_index;
     if (p->analysing) { /* the first of two passes: only learn the entry charge */
-        p->entry_cost[self] = p->segs[0].cost;
+        /* The entry segment is outside every construct, so it pays for
+         * whatever it takes back: never negative; 0 just moves nothing. */
+        p->entry_cost[self] = p->segs[0].cost > 0 ? (uint64_t)p->segs[0].cost : 0;
         r->pos = body_end;
         return true;
     }
     if (p->hoist && !p->reachable[p->imported_functions + self]) {
         /* Every caller paid for the entry segment already. */
-        if (p->segs[0].cost < p->entry_cost[self])
+        p->segs[0].cost -= (int64_t)p->entry_cost[self];
+        if (p->segs[0].cost < 0)
             return wio_fail_at(r, body_start, "internal error: entry charge changed");
-        p->segs[0].cost -= p->entry_cost[self];
     }
     for (size_t i = 0; i < p->nsegs; i++) {
-        if (p->segs[i].cost > MAX_CHARGE)
-            return wio_fail_at(r, p->segs[i].start, "a charge exceeds %llu",
-                               (unsigned long long)MAX_CHARGE);
         if (p->segs[i].cost)
             p->stats.charge_sites++;
         if (p->segs[i].check)
@@ -988,6 +1087,9 @@ int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initia
     bool ok = run(&p);
     free(p.segs);
     free(p.ctl);
+    free(p.cons);
+    free(p.exits);
+    free(p.acc);
     free(p.reachable);
     free(p.entry_cost);
     wio_buf_free(&p.code);

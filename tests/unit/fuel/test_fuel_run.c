@@ -175,6 +175,25 @@ static void test_merging_exact(void **state)
     expect_totals(WASM("merging"), 5, names, results, totals);
 }
 
+/*
+ * wat/refunds.wat: a_refunds costs exactly 64, z_gauge 60. The gauge pins
+ * the total: with 124 it just succeeds, with 123 only it runs out (the
+ * advance a_refunds pays before its exits is at most 6, well within 59).
+ * Below 64 a_refunds itself cannot finish.
+ */
+static void test_refunds_exact(void **state)
+{
+    static const char ok[] = "a_refunds() => i32:23\nz_gauge() =>\n";
+    char *plain = interp(WASM("refunds"));
+    assert_string_equal(plain, ok);
+    free(plain);
+    expect_output(WASM("refunds"), 124, ok);
+    expect_output(WASM("refunds"), 1000, ok);
+    expect_output(WASM("refunds"), 123, "a_refunds() => i32:23\nz_gauge() => " OUT_OF_FUEL "\n");
+    expect_output(WASM("refunds"), 63,
+                  "a_refunds() => " OUT_OF_FUEL "\nz_gauge() => " OUT_OF_FUEL "\n");
+}
+
 /* wat/callsite.wat: entries paid by direct callers, not by call_indirect. */
 static void test_callsite_exact(void **state)
 {
@@ -236,10 +255,15 @@ int main(void)
 #ifdef WASM2C
         cmocka_unit_test(test_constructs_wasm2c),
 #endif
-        cmocka_unit_test(test_behaviour_unchanged), cmocka_unit_test(test_fresh_module_has_no_fuel),
-        cmocka_unit_test(test_exact_accounting),    cmocka_unit_test(test_merging_exact),
-        cmocka_unit_test(test_callsite_exact),      cmocka_unit_test(test_infinite_loop_runs_out),
-        cmocka_unit_test(test_recursion_runs_out),  cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_behaviour_unchanged),
+        cmocka_unit_test(test_fresh_module_has_no_fuel),
+        cmocka_unit_test(test_exact_accounting),
+        cmocka_unit_test(test_merging_exact),
+        cmocka_unit_test(test_callsite_exact),
+        cmocka_unit_test(test_refunds_exact),
+        cmocka_unit_test(test_infinite_loop_runs_out),
+        cmocka_unit_test(test_recursion_runs_out),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

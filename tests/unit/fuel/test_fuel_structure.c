@@ -282,15 +282,36 @@ static void test_no_merge_when_branching_out(void **state)
     tb_free(&m);
 }
 
-/* A return inside an if inside a block leaves both early: nothing merges. */
-static void test_no_merge_past_return(void **state)
+/*
+ * A return inside an if inside a block leaves both early, unconditionally:
+ * the code after the block (1) is paid at entry with local.get, if (2), and
+ * the then-arm (const, return = 2) takes that 1 back: it is charged 1.
+ */
+static void test_refund_at_return(void **state)
 {
     static const uint8_t in[] = {0x00, 0x02, 0x40, 0x20, 0x00, 0x04, 0x40, 0x41,
                                  0x07, 0x0F, 0x0B, 0x0B, 0x41, 0x08, 0x0B};
-    static const uint8_t want[] = {0x00, CHARGE(0, 2), CHECK(0),     0x02, 0x40, 0x20, 0x00,
-                                   0x04, 0x40,         CHARGE(0, 2), 0x41, 0x07, 0x0F, 0x0B,
-                                   0x0B, CHARGE(0, 1), 0x41,         0x08, 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0), 0x02,         0x40, 0x20,
+                                   0x00, 0x04,         0x40,     CHARGE(0, 1), 0x41, 0x07,
+                                   0x0F, 0x0B,         0x0B,     0x41,         0x08, 0x0B};
     CHECK_SINGLE(T_I_I, in, want);
+}
+
+/*
+ * A refund larger than the segment's own cost: br 1 out of an if-arm skips
+ * 3 instructions after the if that the entry paid for (with local.get, if:
+ * 5; drop is free). The arm (br = 1) is charged 1 - 3 = -2: fuel is given
+ * back.
+ */
+static void test_negative_charge(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x02, 0x40, 0x20, 0x00, 0x04, 0x40, 0x0C, 0x01,
+                                 0x0B, 0x41, 0x01, 0x41, 0x02, 0x6A, 0x1A, 0x0B, 0x0B};
+    static const uint8_t want[] = {
+        0x00, CHARGE(0, 5), CHECK(0), 0x02, 0x40, 0x20, 0x00, 0x04, 0x40, CHARGE(0, 0x7E),
+        0x0C, 0x01,         0x0B,     0x41, 0x01, 0x41, 0x02, 0x6A, 0x1A, 0x0B,
+        0x0B};
+    CHECK_SINGLE(T_I_V, in, want);
 }
 
 static void test_locals_kept(void **state)
@@ -623,7 +644,8 @@ int main(void)
         cmocka_unit_test(test_merge_after_if),
         cmocka_unit_test(test_merge_after_block_and_loop),
         cmocka_unit_test(test_no_merge_when_branching_out),
-        cmocka_unit_test(test_no_merge_past_return),
+        cmocka_unit_test(test_refund_at_return),
+        cmocka_unit_test(test_negative_charge),
         cmocka_unit_test(test_locals_kept),
         cmocka_unit_test(test_multibyte_cost),
         cmocka_unit_test(test_typeidx_blocktype_select_t_signext),

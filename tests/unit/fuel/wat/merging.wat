@@ -1,6 +1,7 @@
 ;; Constructs whose `end` the pass may or may not merge across (a construct
-;; that no branch or return leaves early has the code after its end paid for
-;; before it is entered). Costs are counted by hand per executed instruction,
+;; that no br_if or br_table leaves early has the code after its end paid for
+;; before it is entered; a br or return that leaves it takes the advance off
+;; its own segment's charge: see refunds.wat). Costs are counted by hand per executed instruction,
 ;; whatever the pass does; test_fuel_run.c checks the totals. Exports run in
 ;; order under wasm-interp --run-all-exports and share one fuel global; each
 ;; ends with a call to $probe, whose entry check catches a budget one short.
