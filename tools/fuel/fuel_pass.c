@@ -24,6 +24,8 @@
 #define MAX_NESTING 65536u
 /* Sums of call-site charges could otherwise overflow an i64.const. */
 #define MAX_CHARGE (INT64_C(1) << 48)
+/* Rounds of working out entry charges before the code is rewritten. */
+#define ENTRY_ROUNDS 3
 /* Unconditional exits recorded per function, times the constructs each leaves. */
 #define MAX_EXIT_EDGES (1u << 22)
 
@@ -159,6 +161,7 @@ typedef struct pass {
     bool analysing;     /* the first pass over the code section */
     uint8_t *reachable; /* one per function index, imports included */
     uint64_t *entry_cost;
+    uint64_t *next_cost;    /* entry charges being worked out by this round */
     uint32_t defined_index; /* of the body being rewritten */
 
     segment *segs;
@@ -302,7 +305,8 @@ static bool parse_functions(pass *p)
     size_t total = (size_t)p->imported_functions + n;
     p->reachable = calloc(total ? total : 1, 1);
     p->entry_cost = calloc(n ? n : 1, sizeof *p->entry_cost);
-    if (!p->reachable || !p->entry_cost)
+    p->next_cost = calloc(n ? n : 1, sizeof *p->next_cost);
+    if (!p->reachable || !p->entry_cost || !p->next_cost)
         return oom(p);
     return true;
 }
@@ -863,7 +867,7 @@ static bool rewrite_body(pass *p, size_t body_end)
     if (p->analysing) { /* the first of two passes: only learn the entry charge */
         /* The entry segment is outside every construct, so it pays for
          * whatever it takes back: never negative; 0 just moves nothing. */
-        p->entry_cost[self] = p->segs[0].cost > 0 ? (uint64_t)p->segs[0].cost : 0;
+        p->next_cost[self] = p->segs[0].cost > 0 ? (uint64_t)p->segs[0].cost : 0;
         r->pos = body_end;
         return true;
     }
@@ -918,11 +922,25 @@ static bool rewrite_code(pass *p, size_t end)
         return wio_fail_at(r, at, "code section has %u bodies but %u functions are declared", n,
                            p->declared_functions);
     size_t bodies = r->pos;
-    /* First pass: every function's own entry charge; ref.func targets. */
-    p->hoist = false;
+    /*
+     * Rounds that only work out entry charges (and find ref.func targets).
+     * The first counts each function's own entry segment; each later one
+     * adds what its entry's direct calls cost by the previous round, so a
+     * chain of k calls each made at entry is paid for by its first caller
+     * after k rounds. The charges only grow from round to round, so whatever
+     * round they are taken from, every function's entry still covers what
+     * its callers are told it costs (recursion just stops growing here).
+     */
     p->analysing = true;
-    if (!p->hoist_unusable && !each_body(p, n, end))
-        return false;
+    for (int round = 0; round < ENTRY_ROUNDS && !p->hoist_unusable; round++) {
+        p->hoist = round > 0;
+        r->pos = bodies;
+        if (!each_body(p, n, end))
+            return false;
+        uint64_t *t = p->entry_cost;
+        p->entry_cost = p->next_cost;
+        p->next_cost = t;
+    }
     p->analysing = false;
     r->pos = bodies;
     p->hoist = !p->hoist_unusable;
@@ -1092,6 +1110,7 @@ int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initia
     free(p.acc);
     free(p.reachable);
     free(p.entry_cost);
+    free(p.next_cost);
     wio_buf_free(&p.code);
     if (!ok) {
         wio_buf_free(&p.out);

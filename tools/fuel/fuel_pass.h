@@ -23,7 +23,9 @@
  *    ref.func) has its entry segment paid for by each call site, in the
  *    caller's segment holding the call; its entry keeps the check but loses
  *    the charge. Every call is still charged before the callee's check, so
- *    recursion cannot outrun the budget.
+ *    recursion cannot outrun the budget. Entry charges are worked out over
+ *    three rounds, so a callee's entry that itself calls such functions at
+ *    entry is paid for further up, up to three calls deep.
  *  - A run that finishes has paid exactly for what it executed; one that
  *    stops early (a trap, proc_exit, running out) has also paid for the rest
  *    of the segments, constructs and callee entries it was in, as the plain

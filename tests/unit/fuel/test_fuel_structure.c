@@ -229,6 +229,29 @@ static void test_calls_do_not_split(void **state)
     tb_free(&m);
 }
 
+/* A chain of calls made at entry: the exported caller pays 2 + (2 + 1). */
+static void test_entry_call_chain(void **state)
+{
+    static const uint8_t f0[] = {0x00, 0x41, 0x07, 0x10, 0x01, 0x1A, 0x0B};
+    static const uint8_t f1[] = {0x00, 0x20, 0x00, 0x10, 0x02, 0x0B};
+    static const uint8_t f2[] = {0x00, 0x20, 0x00, 0x0B};
+    static const uint8_t want0[] = {0x00, CHARGE(0, 5), CHECK(0), 0x41, 0x07,
+                                    0x10, 0x01,         0x1A,     0x0B};
+    static const uint8_t want1[] = {0x00, CHECK(0), 0x20, 0x00, 0x10, 0x02, 0x0B};
+    static const uint8_t want2[] = {0x00, CHECK(0), 0x20, 0x00, 0x0B};
+    fn fns[] = {FN(T_V_V, f0), FN(T_I_I, f1), FN(T_I_I, f2)};
+    mspec s = {fns, 3, 0, 0, 0, 1};
+    tbuf m = {0};
+    build(&m, &s);
+    size_t len;
+    uint8_t *out = instrument(&m, &len, NULL);
+    expect_body(out, len, 0, want0, sizeof want0);
+    expect_body(out, len, 1, want1, sizeof want1);
+    expect_body(out, len, 2, want2, sizeof want2);
+    free(out);
+    tb_free(&m);
+}
+
 /* An if (no else) whose arm falls through: the code after `end` (1) is
  * paid for with the condition (2), the arm (2) on its own. */
 static void test_merge_after_if(void **state)
@@ -641,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_free_ops_br_table_unreachable),
         cmocka_unit_test(test_return_starts_segment),
         cmocka_unit_test(test_calls_do_not_split),
+        cmocka_unit_test(test_entry_call_chain),
         cmocka_unit_test(test_merge_after_if),
         cmocka_unit_test(test_merge_after_block_and_loop),
         cmocka_unit_test(test_no_merge_when_branching_out),

@@ -26,6 +26,13 @@
       i32.const 0
     end)
 
+  ;; A chain of entry calls: outer's entry calls middle's, which calls inc:
+  ;; outer = 2 + middle, middle = 2 + inc. outer(x) = 2 + 2 + 3 = 7, x + 1.
+  (func $middle (param i32) (result i32)
+    local.get 0 call $inc)
+  (func $outer (param i32) (result i32)
+    local.get 0 call $middle)
+
   ;; Exported and also called directly (from c_mixed): 3 + inc 3 + inc 3 = 9.
   (func $plus_two (export "plus_two") (param i32) (result i32)
     local.get 0 call $inc call $inc)
@@ -45,4 +52,8 @@
   ;; const, call, const, call, add, call = 6, + plus_two 9 + step(0) 3
   ;; = 18 (48 in all); returns 3 + 0 = 3.
   (func (export "c_mixed") (result i32)
-    i32.const 1 call $plus_two i32.const 0 call $step i32.add call $probe))
+    i32.const 1 call $plus_two i32.const 0 call $step i32.add call $probe)
+
+  ;; const, call, call = 3 + outer 7 = 10 (58 in all); returns 5.
+  (func (export "d_chain") (result i32)
+    i32.const 4 call $outer call $probe))
