@@ -22,6 +22,12 @@
  */
 #define MAX_LOCALS  50000u
 #define MAX_NESTING 65536u
+/* Sums of call-site charges could otherwise overflow an i64.const. */
+#define MAX_CHARGE (INT64_C(1) << 48)
+/* Rounds of working out entry charges before the code is rewritten. */
+#define ENTRY_ROUNDS 3
+/* Unconditional exits recorded per function, times the constructs each leaves. */
+#define MAX_EXIT_EDGES (1u << 22)
 
 enum {
     SEC_CUSTOM = 0,
@@ -95,9 +101,35 @@ static int section_rank(uint8_t id)
 
 typedef struct segment {
     size_t start; /* offset in the input of its first instruction */
-    uint64_t cost;
+    int64_t cost; /* its own instructions, less refunds (see find_segments) */
+    size_t owner; /* segment whose charge pays for this one (itself, or an earlier one) */
     bool check;
 } segment;
+
+/* A block, loop or if of the function being split, in order of opening. */
+typedef struct construct {
+    size_t owner; /* segment charged just before it is entered */
+    size_t cont;  /* the segment after its end, once known */
+    bool prepaid; /* cont is paid for by owner */
+} construct;
+
+/* An unconditional branch or return (ending segment `seg`) leaves `cons`. */
+typedef struct exit_edge {
+    size_t seg;
+    size_t cons;
+} exit_edge;
+
+/*
+ * An open block, loop or if: `cons` indexes its construct record;
+ * `min_target` is the shallowest depth (0 = the function, n = the n-th open
+ * construct) that a conditional branch (br_if, br_table) inside it leaves
+ * to.
+ */
+typedef struct ctl_frame {
+    uint8_t kind;
+    size_t cons;
+    size_t min_target;
+} ctl_frame;
 
 typedef struct pass {
     wio_reader r;
@@ -106,6 +138,7 @@ typedef struct pass {
     wio_buf code; /* the code section's new content, built before its size is known */
 
     uint32_t imported_globals;
+    uint32_t imported_functions;
     uint32_t defined_globals;
     uint32_t memories;
     uint32_t declared_functions;
@@ -115,9 +148,31 @@ typedef struct pass {
     uint32_t fuel_index;
     int64_t initial;
 
+    /*
+     * Callers pay for their callees' entry segments (see fuel_pass.h):
+     * `reachable[f]` is set for every function something other than a direct
+     * call can start (export, start, table element, ref.func), and
+     * `entry_cost[i]` is defined function i's entry charge before that.
+     * `hoist` is off while `entry_cost` is being computed, and for modules
+     * whose element section this pass cannot read.
+     */
+    bool hoist;
+    bool hoist_unusable;
+    bool analysing;     /* the first pass over the code section */
+    uint8_t *reachable; /* one per function index, imports included */
+    uint64_t *entry_cost;
+    uint64_t *next_cost;    /* entry charges being worked out by this round */
+    uint32_t defined_index; /* of the body being rewritten */
+
     segment *segs;
     size_t nsegs, segcap;
-    uint8_t *ctl; /* kind of each open block, to pair else with if */
+    construct *cons;
+    size_t ncons, conscap;
+    exit_edge *exits;
+    size_t nexits, exitcap;
+    int64_t *acc; /* settle_costs' running sums, one per segment */
+    size_t acccap;
+    ctl_frame *ctl; /* the open constructs, outermost first */
     size_t ctlcap;
 
     viv_fuel_stats stats;
@@ -204,6 +259,8 @@ static bool parse_imports(pass *p)
         case 0:
             if (!wio_u32(r, &idx))
                 return false;
+            if (++p->imported_functions == 0)
+                return wio_fail_at(r, at, "too many imported functions");
             break;
         case 1:
             if (!wi_reftype(r) || !read_limits(r, "table"))
@@ -245,6 +302,100 @@ static bool parse_functions(pass *p)
                                p->info.types);
     }
     p->declared_functions = n;
+    size_t total = (size_t)p->imported_functions + n;
+    p->reachable = calloc(total ? total : 1, 1);
+    p->entry_cost = calloc(n ? n : 1, sizeof *p->entry_cost);
+    p->next_cost = calloc(n ? n : 1, sizeof *p->next_cost);
+    if (!p->reachable || !p->entry_cost || !p->next_cost)
+        return oom(p);
+    return true;
+}
+
+/* Function `idx` can be started by something other than a direct call. */
+static void mark_reachable(pass *p, uint32_t idx)
+{
+    if (p->reachable && (uint64_t)idx < (uint64_t)p->imported_functions + p->declared_functions)
+        p->reachable[idx] = 1;
+    else if (!p->reachable)
+        p->hoist_unusable = true;
+}
+
+/*
+ * Element segments (all eight encodings): the functions they put in tables
+ * or declare for ref.func. Reads a copy of the reader: the section is copied
+ * verbatim and its validity is wasm2c's business, so anything this cannot
+ * read just turns call-site charging off for the module.
+ */
+static void scan_elements(pass *p, size_t end)
+{
+    char scratch[64];
+    wio_reader r = p->r;
+    r.err = scratch;
+    r.errlen = sizeof scratch;
+    r.end = end;
+    uint32_t n, flags, k, idx, v;
+    uint8_t b;
+    bool ok = wio_u32(&r, &n);
+    for (uint32_t i = 0; ok && i < n; i++) {
+        ok = wio_u32(&r, &flags) && flags <= 7;
+        if (ok && (flags & 3) == 2)
+            ok = wio_u32(&r, &v); /* table index */
+        if (ok && !(flags & 1))
+            ok = wi_skip_const_expr(&r, &p->info); /* offset */
+        if (ok && (flags & 3))
+            ok = wio_u8(&r, &b); /* elemkind or reftype */
+        if (ok)
+            ok = wio_u32(&r, &k);
+        for (uint32_t j = 0; ok && j < k; j++) {
+            if (!(flags & 4)) {
+                ok = wio_u32(&r, &idx);
+                if (ok)
+                    mark_reachable(p, idx);
+                continue;
+            }
+            for (;;) { /* an expression: ref.func x or ref.null t, then end */
+                size_t at = r.pos;
+                wi_instr in;
+                if (!(ok = wi_decode(&r, &p->info, &in)) || in.op == 0x0B)
+                    break;
+                wio_reader imm = r;
+                imm.pos = at + 1;
+                if (in.op == 0xD2 && wio_u32(&imm, &idx))
+                    mark_reachable(p, idx);
+            }
+        }
+    }
+    if (!ok || r.pos != end)
+        p->hoist_unusable = true;
+}
+
+/* Marks the targets of ref.func in [from, to), already decoded once. */
+static void mark_ref_funcs(pass *p, size_t from, size_t to)
+{
+    char scratch[64];
+    wio_reader r = p->r;
+    r.err = scratch;
+    r.errlen = sizeof scratch;
+    r.pos = from;
+    r.end = to;
+    while (r.pos < to) {
+        wi_instr in;
+        uint32_t idx;
+        if (!wi_decode(&r, &p->info, &in))
+            return;
+        wio_reader imm = r;
+        imm.pos = in.offset + 1;
+        if (in.op == 0xD2 && wio_u32(&imm, &idx))
+            mark_reachable(p, idx);
+    }
+}
+
+static bool parse_start(pass *p)
+{
+    uint32_t idx;
+    if (!wio_u32(&p->r, &idx))
+        return false;
+    mark_reachable(p, idx);
     return true;
 }
 
@@ -342,8 +493,10 @@ static bool rewrite_globals(pass *p, size_t end)
             return false;
         if (mut > 1)
             return wio_fail_at(r, r->pos - 1, "bad global mutability 0x%02x", mut);
+        size_t expr = r->pos;
         if (!wi_skip_const_expr(r, &p->info))
             return false;
+        mark_ref_funcs(p, expr, r->pos);
     }
     if (r->pos != end)
         return wio_fail_at(r, r->pos, "global section has %zu trailing bytes", end - r->pos);
@@ -376,13 +529,15 @@ static bool rewrite_exports(pass *p, size_t end)
             return wio_fail_at(r, r->pos - 1, "unsupported export kind 0x%02x", kind);
         if (!wio_u32(r, &idx))
             return false;
+        if (kind == 0)
+            mark_reachable(p, idx);
     }
     if (r->pos != end)
         return wio_fail_at(r, r->pos, "export section has %zu trailing bytes", end - r->pos);
     return emit_export_section(p, n, r->buf + rest, end - rest);
 }
 
-static bool push_segment(pass *p, size_t start, uint64_t cost, bool check)
+static bool push_segment(pass *p, const segment *seg)
 {
     if (p->nsegs == p->segcap) {
         size_t cap = p->segcap ? p->segcap * 2 : 64;
@@ -392,100 +547,272 @@ static bool push_segment(pass *p, size_t start, uint64_t cost, bool check)
         p->segs = s;
         p->segcap = cap;
     }
-    p->segs[p->nsegs++] = (segment){start, cost, check};
-    if (cost)
-        p->stats.charge_sites++;
-    if (check)
-        p->stats.check_sites++;
+    p->segs[p->nsegs++] = *seg;
     return true;
 }
 
-static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t at)
+static bool push_ctl(pass *p, size_t depth, wi_kind kind, size_t owner, size_t at)
 {
     if (depth >= MAX_NESTING)
         return wio_fail_at(&p->r, at, "blocks nested deeper than %u", MAX_NESTING);
     if (depth == p->ctlcap) {
         size_t cap = p->ctlcap ? p->ctlcap * 2 : 64;
-        uint8_t *c = realloc(p->ctl, cap);
+        ctl_frame *c = realloc(p->ctl, cap * sizeof *c);
         if (!c)
             return oom(p);
         p->ctl = c;
         p->ctlcap = cap;
     }
-    p->ctl[depth] = (uint8_t)kind;
+    if (p->ncons == p->conscap) {
+        size_t cap = p->conscap ? p->conscap * 2 : 64;
+        construct *c = realloc(p->cons, cap * sizeof *c);
+        if (!c)
+            return oom(p);
+        p->cons = c;
+        p->conscap = cap;
+    }
+    p->cons[p->ncons] = (construct){owner, 0, false};
+    p->ctl[depth] = (ctl_frame){(uint8_t)kind, p->ncons++, SIZE_MAX};
     return true;
+}
+
+/* Label `label` at nesting `depth`: the depth of the construct it names. */
+static size_t branch_target(size_t depth, uint32_t label)
+{
+    return label >= depth ? 0 : depth - label;
+}
+
+/*
+ * A conditional branch at nesting `depth` to `target` leaves every
+ * construct deeper than the target early on one path only, so their
+ * continuations are not certain to run.
+ */
+static void note_cond_branch(pass *p, size_t depth, size_t target)
+{
+    if (depth > 0 && target < p->ctl[depth - 1].min_target)
+        p->ctl[depth - 1].min_target = target;
+}
+
+/*
+ * An unconditional branch (br, return) ending segment `seg` leaves the
+ * constructs deeper than `target` every time its segment runs. It is
+ * recorded against each of them, so that what was paid in advance for
+ * their continuations can be taken off its segment's charge. Past a
+ * bound on the records (hostile nesting), it is treated as conditional.
+ */
+static bool note_exit(pass *p, size_t depth, size_t target, size_t seg)
+{
+    if (depth <= target)
+        return true;
+    if (p->nexits + (depth - target) > MAX_EXIT_EDGES) {
+        note_cond_branch(p, depth, target);
+        return true;
+    }
+    while (p->nexits + (depth - target) > p->exitcap) {
+        size_t cap = p->exitcap ? p->exitcap * 2 : 64;
+        exit_edge *e = realloc(p->exits, cap * sizeof *e);
+        if (!e)
+            return oom(p);
+        p->exits = e;
+        p->exitcap = cap;
+    }
+    for (size_t j = depth; j > target; j--)
+        p->exits[p->nexits++] = (exit_edge){seg, p->ctl[j - 1].cons};
+    return true;
+}
+
+/* Reads the labels of a branch that `wi_decode` already validated. */
+static bool note_labels(pass *p, size_t depth, const wi_instr *in)
+{
+    wio_reader lr = p->r;
+    uint32_t label, n;
+    lr.pos = in->offset + 1;
+    switch (in->op) {
+    case 0x0C: /* br */
+        if (wio_u32(&lr, &label))
+            return note_exit(p, depth, branch_target(depth, label), p->nsegs);
+        break;
+    case 0x0D: /* br_if */
+        if (wio_u32(&lr, &label))
+            note_cond_branch(p, depth, branch_target(depth, label));
+        break;
+    case 0x0E: /* br_table: every listed label and the default */
+        if (!wio_u32(&lr, &n))
+            break;
+        for (uint64_t i = 0; i <= n; i++)
+            if (wio_u32(&lr, &label))
+                note_cond_branch(p, depth, branch_target(depth, label));
+        break;
+    case 0x0F: /* return */
+        return note_exit(p, depth, 0, p->nsegs);
+    default: /* unreachable traps: nothing after it is paid for by anyone */
+        break;
+    }
+    return true;
+}
+
+/*
+ * A direct call to a function nothing else can start adds that function's
+ * entry charge to the caller's segment (the callee's entry segment runs
+ * exactly once per call). ref.func makes its target startable by
+ * call_indirect; a valid module declares it in an element segment too, but
+ * noting it here keeps a module that does not from being undercharged.
+ */
+static void note_callee(pass *p, const wi_instr *in, segment *cur)
+{
+    wio_reader imm = p->r;
+    uint32_t idx;
+    imm.pos = in->offset + 1;
+    if (!wio_u32(&imm, &idx))
+        return;
+    if (in->op == 0xD2) {
+        mark_reachable(p, idx);
+        return;
+    }
+    /* An index out of range (an invalid module) is left to wasm2c to reject. */
+    if (p->hoist && idx >= p->imported_functions &&
+        idx - p->imported_functions < p->declared_functions && !p->reachable[idx])
+        cur->cost += (int64_t)p->entry_cost[idx - p->imported_functions];
 }
 
 /*
  * Splits [r->pos, end) into segments (see fuel_pass.h). The instruction that
  * ends a segment is its last instruction, so its cost lands in the segment
  * that is charged before it runs: a branch is paid for whether taken or not.
+ *
+ * Merging across `end`: when no conditional branch (br_if, br_table) inside
+ * a construct leaves it for an outer label, every entry into the construct
+ * either reaches the code after its `end` exactly once, or leaves through
+ * an unconditional br or return (or traps, or never finishes). That code is
+ * then paid for by the segment charged before the construct was entered
+ * (its owner) and needs no charge of its own; each unconditional exit gets
+ * the advance back, taken off the charge of the segment it ends (which runs
+ * to that exit whenever it starts). A loop's end is reached only by falling
+ * through, so this covers loops the same way.
  */
 static bool find_segments(pass *p, size_t end)
 {
     wio_reader *r = &p->r;
     size_t depth = 0;
-    segment cur = {r->pos, 0, true};
+    segment cur = {r->pos, 0, 0, true};
     p->nsegs = 0;
+    p->ncons = 0;
+    p->nexits = 0;
     for (;;) {
         wi_instr in;
         bool ends = false, next_check = false;
+        size_t next_owner = SIZE_MAX; /* the next segment pays for itself */
         if (!wi_decode(r, &p->info, &in))
             return false;
         switch (in.kind) {
         case WI_OTHER:
             cur.cost++;
+            if (in.op == 0x10 || in.op == 0xD2)
+                note_callee(p, &in, &cur);
             break;
         case WI_FREE:
             break;
         case WI_BLOCK:
-            if (!push_ctl(p, depth++, WI_BLOCK, in.offset))
+            if (!push_ctl(p, depth++, WI_BLOCK, p->nsegs, in.offset))
                 return false;
             break;
         case WI_LOOP:
-            if (!push_ctl(p, depth++, WI_LOOP, in.offset))
+            if (!push_ctl(p, depth++, WI_LOOP, p->nsegs, in.offset))
                 return false;
             ends = next_check = true;
             break;
         case WI_IF:
             cur.cost++;
-            if (!push_ctl(p, depth++, WI_IF, in.offset))
+            if (!push_ctl(p, depth++, WI_IF, p->nsegs, in.offset))
                 return false;
             ends = true;
             break;
         case WI_ELSE:
-            if (depth == 0 || p->ctl[depth - 1] != WI_IF)
+            if (depth == 0 || p->ctl[depth - 1].kind != WI_IF)
                 return wio_fail_at(r, in.offset, "else without a matching if");
-            p->ctl[depth - 1] = WI_ELSE;
+            p->ctl[depth - 1].kind = WI_ELSE;
             ends = true;
             break;
-        case WI_END:
+        case WI_END: {
             if (depth == 0) {
                 if (r->pos != end)
                     return wio_fail_at(r, r->pos, "%zu bytes after the function's final end",
                                        end - r->pos);
-                return push_segment(p, cur.start, cur.cost, cur.check);
+                return push_segment(p, &cur);
             }
-            depth--;
+            const ctl_frame *f = &p->ctl[--depth];
+            construct *c = &p->cons[f->cons];
+            if (f->min_target > depth) {
+                next_owner = c->owner;
+                c->prepaid = true;
+                c->cont = p->nsegs + 1; /* the segment after this one */
+            } else if (depth > 0 && f->min_target < p->ctl[depth - 1].min_target) {
+                p->ctl[depth - 1].min_target = f->min_target;
+            }
             ends = true;
             break;
+        }
         case WI_JUMP:
             cur.cost++;
+            if (!note_labels(p, depth, &in))
+                return false;
             ends = true;
             break;
         }
         if (ends) {
-            if (!push_segment(p, cur.start, cur.cost, cur.check))
+            if (!push_segment(p, &cur))
                 return false;
-            cur = (segment){r->pos, 0, next_check};
+            cur = (segment){r->pos, 0, p->nsegs, next_check};
+            if (next_owner != SIZE_MAX)
+                cur.owner = next_owner;
         }
     }
 }
 
-static size_t charge_size(const pass *p, uint64_t cost)
+/*
+ * Moves each segment's cost to the segment that pays for it, and takes the
+ * refunds off. Owners come earlier and a continuation comes after every
+ * exit that leaves its construct, so one backward pass over the segments
+ * finishes each sum before it is needed: acc[i] is what segment i and the
+ * segments it pays for cost, net of their refunds.
+ */
+static bool settle_costs(pass *p)
+{
+    if (p->nsegs > p->acccap) {
+        int64_t *a = realloc(p->acc, p->nsegs * sizeof *a);
+        if (!a)
+            return oom(p);
+        p->acc = a;
+        p->acccap = p->nsegs;
+    }
+    memset(p->acc, 0, p->nsegs * sizeof *p->acc);
+    size_t e = p->nexits;
+    for (size_t i = p->nsegs; i-- > 0;) {
+        segment *s = &p->segs[i];
+        int64_t net = s->cost;
+        for (; e > 0 && p->exits[e - 1].seg == i; e--) {
+            const construct *c = &p->cons[p->exits[e - 1].cons];
+            if (c->prepaid)
+                net -= p->acc[c->cont];
+        }
+        p->acc[i] += net;
+        if (p->acc[i] > MAX_CHARGE || p->acc[i] < -MAX_CHARGE)
+            return wio_fail_at(&p->r, s->start, "a charge exceeds %lld", (long long)MAX_CHARGE);
+        if (s->owner != i) {
+            p->acc[s->owner] += p->acc[i];
+            s->cost = 0;
+        }
+    }
+    for (size_t i = 0; i < p->nsegs; i++)
+        if (p->segs[i].owner == i)
+            p->segs[i].cost = p->acc[i];
+    return true;
+}
+
+static size_t charge_size(const pass *p, int64_t cost)
 {
     size_t g = wio_u32_size(p->fuel_index);
-    return (1 + g) + (1 + wio_s64_size((int64_t)cost)) + 1 + (1 + g);
+    return (1 + g) + (1 + wio_s64_size(cost)) + 1 + (1 + g);
 }
 
 static size_t check_size(const pass *p)
@@ -494,13 +821,13 @@ static size_t check_size(const pass *p)
     return (1 + g) + 2 + 1 + 2 + 1 + 1;
 }
 
-static void put_charge(pass *p, uint64_t cost)
+static void put_charge(pass *p, int64_t cost)
 {
     wio_buf *b = &p->code;
     wio_put_u8(b, OP_GLOBAL_GET);
     wio_put_u32(b, p->fuel_index);
     wio_put_u8(b, OP_I64_CONST);
-    wio_put_s64(b, (int64_t)cost);
+    wio_put_s64(b, cost);
     wio_put_u8(b, OP_I64_SUB);
     wio_put_u8(b, OP_GLOBAL_SET);
     wio_put_u32(b, p->fuel_index);
@@ -534,8 +861,28 @@ static bool rewrite_body(pass *p, size_t body_end)
             return wio_fail_at(r, at, "more than %u locals", MAX_LOCALS);
     }
     size_t instr_start = r->pos;
-    if (!find_segments(p, body_end))
+    if (!find_segments(p, body_end) || !settle_costs(p))
         return false;
+    uint32_t self = p->defined_index;
+    if (p->analysing) { /* the first of two passes: only learn the entry charge */
+        /* The entry segment is outside every construct, so it pays for
+         * whatever it takes back: never negative; 0 just moves nothing. */
+        p->next_cost[self] = p->segs[0].cost > 0 ? (uint64_t)p->segs[0].cost : 0;
+        r->pos = body_end;
+        return true;
+    }
+    if (p->hoist && !p->reachable[p->imported_functions + self]) {
+        /* Every caller paid for the entry segment already. */
+        p->segs[0].cost -= (int64_t)p->entry_cost[self];
+        if (p->segs[0].cost < 0)
+            return wio_fail_at(r, body_start, "internal error: entry charge changed");
+    }
+    for (size_t i = 0; i < p->nsegs; i++) {
+        if (p->segs[i].cost)
+            p->stats.charge_sites++;
+        if (p->segs[i].check)
+            p->stats.check_sites++;
+    }
 
     uint64_t size = body_end - body_start;
     for (size_t i = 0; i < p->nsegs; i++) {
@@ -562,6 +909,8 @@ static bool rewrite_body(pass *p, size_t body_end)
     return p->code.oom ? oom(p) : true;
 }
 
+static bool each_body(pass *p, uint32_t n, size_t end);
+
 static bool rewrite_code(pass *p, size_t end)
 {
     wio_reader *r = &p->r;
@@ -572,8 +921,45 @@ static bool rewrite_code(pass *p, size_t end)
     if (n != p->declared_functions)
         return wio_fail_at(r, at, "code section has %u bodies but %u functions are declared", n,
                            p->declared_functions);
+    size_t bodies = r->pos;
+    /*
+     * Rounds that only work out entry charges (and find ref.func targets).
+     * The first counts each function's own entry segment; each later one
+     * adds what its entry's direct calls cost by the previous round, so a
+     * chain of k calls each made at entry is paid for by its first caller
+     * after k rounds. The charges only grow from round to round, so whatever
+     * round they are taken from, every function's entry still covers what
+     * its callers are told it costs (recursion just stops growing here).
+     */
+    p->analysing = true;
+    for (int round = 0; round < ENTRY_ROUNDS && !p->hoist_unusable; round++) {
+        p->hoist = round > 0;
+        r->pos = bodies;
+        if (!each_body(p, n, end))
+            return false;
+        uint64_t *t = p->entry_cost;
+        p->entry_cost = p->next_cost;
+        p->next_cost = t;
+    }
+    p->analysing = false;
+    r->pos = bodies;
+    p->hoist = !p->hoist_unusable;
     p->code.len = 0;
     wio_put_u32(&p->code, n);
+    if (!each_body(p, n, end))
+        return false;
+    if (r->pos != end)
+        return wio_fail_at(r, r->pos, "code section has %zu trailing bytes", end - r->pos);
+    p->have_code = true;
+    if (p->code.oom)
+        return oom(p);
+    return put_section(p, SEC_CODE, p->code.data, p->code.len);
+}
+
+static bool each_body(pass *p, uint32_t n, size_t end)
+{
+    wio_reader *r = &p->r;
+    (void)end;
     for (uint32_t i = 0; i < n; i++) {
         size_t size_at = r->pos;
         uint32_t size;
@@ -585,17 +971,13 @@ static bool rewrite_code(pass *p, size_t end)
         size_t body_end = r->pos + size;
         size_t saved_end = r->end;
         r->end = body_end;
+        p->defined_index = i;
         bool ok = rewrite_body(p, body_end);
         r->end = saved_end;
         if (!ok)
             return false;
     }
-    if (r->pos != end)
-        return wio_fail_at(r, r->pos, "code section has %zu trailing bytes", end - r->pos);
-    p->have_code = true;
-    if (p->code.oom)
-        return oom(p);
-    return put_section(p, SEC_CODE, p->code.data, p->code.len);
+    return true;
 }
 
 /* Sections we only need to check, then copy as they were. */
@@ -617,9 +999,13 @@ static bool check_section(pass *p, uint8_t id, size_t end)
     case SEC_MEMORY:
         return parse_memories(p);
     case SEC_START:
+        return parse_start(p);
     case SEC_DATACOUNT:
         return wio_u32(r, &v);
-    default: /* element and data: nothing in them depends on the pass */
+    case SEC_ELEMENT:
+        scan_elements(p, end);
+        return wio_skip(r, end - r->pos);
+    default: /* data: nothing in it depends on the pass */
         return wio_skip(r, end - r->pos);
     }
 }
@@ -719,6 +1105,12 @@ int viv_fuel_instrument_initial(const uint8_t *in, size_t in_len, int64_t initia
     bool ok = run(&p);
     free(p.segs);
     free(p.ctl);
+    free(p.cons);
+    free(p.exits);
+    free(p.acc);
+    free(p.reachable);
+    free(p.entry_cost);
+    free(p.next_cost);
     wio_buf_free(&p.code);
     if (!ok) {
         wio_buf_free(&p.out);

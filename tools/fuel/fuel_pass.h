@@ -11,6 +11,29 @@
  *  - Splits every function body into straight-line segments and, at the start
  *    of each segment, subtracts the segment's cost from that global. Cost is
  *    1 per instruction, 0 for nop, drop, block, loop, end and else.
+ *  - Merging: when no br_if or br_table inside a block, loop or if leaves
+ *    it for an outer label, the code after its `end` runs once per entry
+ *    unless a br or return leaves first. Its cost is added to the charge
+ *    made before the construct and it gets no charge of its own; each such
+ *    br or return takes that advance back off the charge of the segment it
+ *    ends (a segment that starts always reaches its final branch), which
+ *    can make that charge negative.
+ *  - Call sites: a function that only direct calls can start (not exported,
+ *    not the start function, in no element segment, never named by
+ *    ref.func) has its entry segment paid for by each call site, in the
+ *    caller's segment holding the call; its entry keeps the check but loses
+ *    the charge. Every call is still charged before the callee's check, so
+ *    recursion cannot outrun the budget. Entry charges are worked out over
+ *    three rounds, so a callee's entry that itself calls such functions at
+ *    entry is paid for further up, up to three calls deep.
+ *  - A run that finishes has paid exactly for what it executed; one that
+ *    stops early (a trap, proc_exit, running out) has also paid for the rest
+ *    of the segments, constructs and callee entries it was in, as the plain
+ *    per-segment scheme already did for the rest of a segment. While an
+ *    advance is outstanding the counter is lower than the exact figure, so
+ *    a budget equal to a program's exact total can run out at a check just
+ *    before a refund: out_of_fuel may come a few hundred instructions early
+ *    (and reports the whole budget as consumed, as always).
  *  - At function entry and at every loop header (after the charge) it checks
  *    the global: if it is negative, the guest executes `unreachable`. The host
  *    tells that apart from a genuine `unreachable` by reading the global (< 0).
@@ -38,7 +61,13 @@
 #include <stdint.h>
 
 #define VIV_FUEL_EXPORT_NAME "vivarium_fuel"
-/* Bump when the metering semantics change; artifacts record it. */
+/*
+ * Bump when the contract between pass and engine changes; artifacts record
+ * it. Moving charges (the merging and call-site rules below) keeps it: a
+ * finished run is charged the same total, and the engine reads the same
+ * single global. (2 was the reverted register-cached design, whose glue
+ * expects an interrupt global: guest/artifact_glue.c tests ">= 2".)
+ */
 #define VIV_FUEL_PASS_VERSION 1
 
 typedef struct viv_fuel_stats {

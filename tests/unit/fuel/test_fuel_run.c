@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,76 @@ static void test_exact_accounting(void **state)
                   "a_sum() => i32:55\nb_fib() => i32:5\nc_classify() => i32:60\n");
 }
 
+/*
+ * Runs `module` under budgets at each running total of its exports (which
+ * run in order and share the fuel global) and one unit below: at a total the
+ * exports so far succeed; one unit less and the last of them runs out, and
+ * so does every export after it.
+ */
+static void expect_totals(const char *module, int n, const char *const names[],
+                          const char *const results[], const int64_t totals[])
+{
+    char want[1024], line[128];
+    want[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        snprintf(line, sizeof line, "%s() => %s\n", names[i], results[i]);
+        strcat(want, line);
+    }
+    char *plain = interp(module);
+    assert_string_equal(plain, want);
+    free(plain);
+    expect_output(module, totals[n - 1] + 1000, want);
+    for (int k = 0; k < n; k++) {
+        for (int64_t budget = totals[k] - 1; budget <= totals[k]; budget++) {
+            want[0] = '\0';
+            for (int i = 0; i < n; i++) {
+                bool ok = i < k || (i == k && budget == totals[k]);
+                snprintf(line, sizeof line, "%s() => %s\n", names[i],
+                         ok ? results[i] : OUT_OF_FUEL);
+                strcat(want, line);
+            }
+            expect_output(module, budget, want);
+        }
+    }
+}
+
+/* wat/merging.wat: constructs paid for before they are entered, and not. */
+static void test_merging_exact(void **state)
+{
+    static const char *const names[] = {"a_clamp", "b_abs", "c_count_down", "d_nested", "e_early"};
+    static const char *const results[] = {"i32:150", "i32:8", "i32:4", "i32:6", "i32:15"};
+    static const int64_t totals[] = {22, 42, 82, 102, 115};
+    expect_totals(WASM("merging"), 5, names, results, totals);
+}
+
+/*
+ * wat/refunds.wat: a_refunds costs exactly 64, z_gauge 60. The gauge pins
+ * the total: with 124 it just succeeds, with 123 only it runs out (the
+ * advance a_refunds pays before its exits is at most 6, well within 59).
+ * Below 64 a_refunds itself cannot finish.
+ */
+static void test_refunds_exact(void **state)
+{
+    static const char ok[] = "a_refunds() => i32:23\nz_gauge() =>\n";
+    char *plain = interp(WASM("refunds"));
+    assert_string_equal(plain, ok);
+    free(plain);
+    expect_output(WASM("refunds"), 124, ok);
+    expect_output(WASM("refunds"), 1000, ok);
+    expect_output(WASM("refunds"), 123, "a_refunds() => i32:23\nz_gauge() => " OUT_OF_FUEL "\n");
+    expect_output(WASM("refunds"), 63,
+                  "a_refunds() => " OUT_OF_FUEL "\nz_gauge() => " OUT_OF_FUEL "\n");
+}
+
+/* wat/callsite.wat: entries paid by direct callers, not by call_indirect. */
+static void test_callsite_exact(void **state)
+{
+    static const char *const names[] = {"a_direct", "b_indirect", "c_mixed", "d_chain"};
+    static const char *const results[] = {"i32:8", "i32:18", "i32:3", "i32:5"};
+    static const int64_t totals[] = {16, 30, 48, 58};
+    expect_totals(WASM("callsite"), 4, names, results, totals);
+}
+
 static void test_infinite_loop_runs_out(void **state)
 {
     expect_output(WASM("spin_loop"), 1000, "spin() => " OUT_OF_FUEL "\n");
@@ -184,9 +255,15 @@ int main(void)
 #ifdef WASM2C
         cmocka_unit_test(test_constructs_wasm2c),
 #endif
-        cmocka_unit_test(test_behaviour_unchanged), cmocka_unit_test(test_fresh_module_has_no_fuel),
-        cmocka_unit_test(test_exact_accounting),    cmocka_unit_test(test_infinite_loop_runs_out),
-        cmocka_unit_test(test_recursion_runs_out),  cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_behaviour_unchanged),
+        cmocka_unit_test(test_fresh_module_has_no_fuel),
+        cmocka_unit_test(test_exact_accounting),
+        cmocka_unit_test(test_merging_exact),
+        cmocka_unit_test(test_callsite_exact),
+        cmocka_unit_test(test_refunds_exact),
+        cmocka_unit_test(test_infinite_loop_runs_out),
+        cmocka_unit_test(test_recursion_runs_out),
+        cmocka_unit_test(test_cli),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@ typedef struct mspec {
     uint32_t extra_types;      /* more (i32)->(i32) types after the fixed ones */
     uint32_t imported_globals; /* immutable i32 imports env.gN */
     uint32_t defined_globals;  /* mutable i32 globals = 0 */
+    uint32_t exported;         /* the first `exported` functions, as "f0", "f1", ... */
 } mspec;
 
 static void build(tbuf *m, const mspec *s)
@@ -69,6 +70,19 @@ static void build(tbuf *m, const mspec *s)
         for (uint32_t i = 0; i < s->defined_globals; i++)
             tb_put(&t, g, sizeof g);
         tb_section(m, 6, &t);
+    }
+
+    if (s->exported) {
+        tb_u32(&t, s->exported);
+        for (uint32_t i = 0; i < s->exported; i++) {
+            char name[16];
+            int n = snprintf(name, sizeof name, "f%u", i);
+            tb_u32(&t, (uint32_t)n);
+            tb_put(&t, name, (size_t)n);
+            tb_u8(&t, 0x00);
+            tb_u32(&t, i);
+        }
+        tb_section(m, 7, &t);
     }
 
     tb_u32(&t, (uint32_t)s->nfns);
@@ -130,7 +144,7 @@ static void check_single(uint32_t type, const uint8_t *in, size_t in_len, const 
                          size_t want_len)
 {
     fn f = {type, in, in_len};
-    mspec s = {&f, 1, 0, 0, 0};
+    mspec s = {&f, 1, 0, 0, 0, 1}; /* exported: callers do not pay its entry */
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -169,10 +183,12 @@ static void test_free_ops_br_table_unreachable(void **state)
 {
     static const uint8_t in[] = {0x00, 0x01, 0x41, 0x05, 0x1A, 0x02, 0x40, 0x41,
                                  0x00, 0x0E, 0x01, 0x00, 0x00, 0x0B, 0x00, 0x0B};
-    /* nop, drop and block are free: const, const, br_table = 3. */
-    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0),     0x01, 0x41, 0x05, 0x1A,
-                                   0x02, 0x40,         0x41,         0x00, 0x0E, 0x01, 0x00,
-                                   0x00, 0x0B,         CHARGE(0, 1), 0x00, 0x0B};
+    /* nop, drop and block are free: const, const, br_table = 3. The
+     * br_table only targets its own block, so the unreachable after the
+     * block (1) is paid for at entry too. */
+    static const uint8_t want[] = {0x00, CHARGE(0, 4), CHECK(0), 0x01, 0x41, 0x05,
+                                   0x1A, 0x02,         0x40,     0x41, 0x00, 0x0E,
+                                   0x01, 0x00,         0x00,     0x0B, 0x00, 0x0B};
     CHECK_SINGLE(T_V_V, in, want);
 }
 
@@ -184,15 +200,21 @@ static void test_return_starts_segment(void **state)
     CHECK_SINGLE(T_I_I, in, want);
 }
 
+/*
+ * Calls do not end a segment. The callee is not exported, in no table and
+ * not the start function: only direct calls start it, so each call site pays
+ * for its entry segment (1) and the callee keeps only its check. The
+ * exported caller pays for its own entry: 3 + 1 + 1.
+ */
 static void test_calls_do_not_split(void **state)
 {
     static const uint8_t caller[] = {0x00, 0x41, 0x07, 0x10, 0x01, 0x10, 0x01, 0x1A, 0x0B};
     static const uint8_t callee[] = {0x00, 0x20, 0x00, 0x0B};
-    static const uint8_t want_caller[] = {0x00, CHARGE(0, 3), CHECK(0), 0x41, 0x07, 0x10,
+    static const uint8_t want_caller[] = {0x00, CHARGE(0, 5), CHECK(0), 0x41, 0x07, 0x10,
                                           0x01, 0x10,         0x01,     0x1A, 0x0B};
-    static const uint8_t want_callee[] = {0x00, CHARGE(0, 1), CHECK(0), 0x20, 0x00, 0x0B};
+    static const uint8_t want_callee[] = {0x00, CHECK(0), 0x20, 0x00, 0x0B};
     fn fns[] = {FN(T_V_V, caller), FN(T_I_I, callee)};
-    mspec s = {fns, 2, 0, 0, 0};
+    mspec s = {fns, 2, 0, 0, 0, 1};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -201,10 +223,118 @@ static void test_calls_do_not_split(void **state)
     expect_body(out, len, 0, want_caller, sizeof want_caller);
     expect_body(out, len, 1, want_callee, sizeof want_callee);
     assert_int_equal(st.functions, 2);
-    assert_int_equal(st.charge_sites, 2);
+    assert_int_equal(st.charge_sites, 1);
     assert_int_equal(st.check_sites, 2);
     free(out);
     tb_free(&m);
+}
+
+/* A chain of calls made at entry: the exported caller pays 2 + (2 + 1). */
+static void test_entry_call_chain(void **state)
+{
+    static const uint8_t f0[] = {0x00, 0x41, 0x07, 0x10, 0x01, 0x1A, 0x0B};
+    static const uint8_t f1[] = {0x00, 0x20, 0x00, 0x10, 0x02, 0x0B};
+    static const uint8_t f2[] = {0x00, 0x20, 0x00, 0x0B};
+    static const uint8_t want0[] = {0x00, CHARGE(0, 5), CHECK(0), 0x41, 0x07,
+                                    0x10, 0x01,         0x1A,     0x0B};
+    static const uint8_t want1[] = {0x00, CHECK(0), 0x20, 0x00, 0x10, 0x02, 0x0B};
+    static const uint8_t want2[] = {0x00, CHECK(0), 0x20, 0x00, 0x0B};
+    fn fns[] = {FN(T_V_V, f0), FN(T_I_I, f1), FN(T_I_I, f2)};
+    mspec s = {fns, 3, 0, 0, 0, 1};
+    tbuf m = {0};
+    build(&m, &s);
+    size_t len;
+    uint8_t *out = instrument(&m, &len, NULL);
+    expect_body(out, len, 0, want0, sizeof want0);
+    expect_body(out, len, 1, want1, sizeof want1);
+    expect_body(out, len, 2, want2, sizeof want2);
+    free(out);
+    tb_free(&m);
+}
+
+/* An if (no else) whose arm falls through: the code after `end` (1) is
+ * paid for with the condition (2), the arm (2) on its own. */
+static void test_merge_after_if(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x20, 0x00, 0x04, 0x40, 0x41, 0x01,
+                                 0x21, 0x00, 0x0B, 0x20, 0x00, 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0), 0x20, 0x00, 0x04,
+                                   0x40, CHARGE(0, 2), 0x41,     0x01, 0x21, 0x00,
+                                   0x0B, 0x20,         0x00,     0x0B};
+    CHECK_SINGLE(T_I_I, in, want);
+}
+
+/* A block left only through br_if 0 (its own end) and a loop left only by
+ * falling through: both continuations go to the entry charge (1 + 1), while
+ * the loop header keeps its own charge (3) and check. */
+static void test_merge_after_block_and_loop(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x02, 0x40, 0x20, 0x00, 0x0D, 0x00, 0x20, 0x00,
+                                 0x21, 0x00, 0x0B, 0x20, 0x00, 0x03, 0x40, 0x20, 0x00,
+                                 0x0D, 0x00, 0x0B, 0x41, 0x05, 0x0F, 0x0B};
+    /* entry: local.get, br_if (2) + after the block: local.get (1), then the
+     * loop: its continuation i32.const, return (2): 5 in all. */
+    static const uint8_t want[] = {
+        0x00,     CHARGE(0, 5), CHECK(0), 0x02, 0x40, 0x20, 0x00, 0x0D, 0x00, CHARGE(0, 2),
+        0x20,     0x00,         0x21,     0x00, 0x0B, 0x20, 0x00, 0x03, 0x40, CHARGE(0, 2),
+        CHECK(0), 0x20,         0x00,     0x0D, 0x00, 0x0B, 0x41, 0x05, 0x0F, 0x0B};
+    CHECK_SINGLE(T_I_I, in, want);
+}
+
+/* A branch out of the inner block to the outer one: the inner block's
+ * continuation (local.get, drop = 1) is charged where it starts; the outer
+ * block is left only at its own end, so what follows it (1) goes to entry. */
+static void test_no_merge_when_branching_out(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x02, 0x40, 0x02, 0x40, 0x20, 0x00, 0x0D, 0x01,
+                                 0x0B, 0x20, 0x00, 0x1A, 0x0B, 0x20, 0x00, 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0), 0x02, 0x40, 0x02,         0x40,
+                                   0x20, 0x00,         0x0D,     0x01, 0x0B, CHARGE(0, 1), 0x20,
+                                   0x00, 0x1A,         0x0B,     0x20, 0x00, 0x0B};
+    viv_fuel_stats st;
+    fn f = FN(T_I_I, in);
+    mspec s = {&f, 1, 0, 0, 0, 1};
+    tbuf m = {0};
+    build(&m, &s);
+    size_t len;
+    uint8_t *out = instrument(&m, &len, &st);
+    expect_body(out, len, 0, want, sizeof want);
+    assert_int_equal(st.charge_sites, 2);
+    assert_int_equal(st.check_sites, 1);
+    free(out);
+    tb_free(&m);
+}
+
+/*
+ * A return inside an if inside a block leaves both early, unconditionally:
+ * the code after the block (1) is paid at entry with local.get, if (2), and
+ * the then-arm (const, return = 2) takes that 1 back: it is charged 1.
+ */
+static void test_refund_at_return(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x02, 0x40, 0x20, 0x00, 0x04, 0x40, 0x41,
+                                 0x07, 0x0F, 0x0B, 0x0B, 0x41, 0x08, 0x0B};
+    static const uint8_t want[] = {0x00, CHARGE(0, 3), CHECK(0), 0x02,         0x40, 0x20,
+                                   0x00, 0x04,         0x40,     CHARGE(0, 1), 0x41, 0x07,
+                                   0x0F, 0x0B,         0x0B,     0x41,         0x08, 0x0B};
+    CHECK_SINGLE(T_I_I, in, want);
+}
+
+/*
+ * A refund larger than the segment's own cost: br 1 out of an if-arm skips
+ * 3 instructions after the if that the entry paid for (with local.get, if:
+ * 5; drop is free). The arm (br = 1) is charged 1 - 3 = -2: fuel is given
+ * back.
+ */
+static void test_negative_charge(void **state)
+{
+    static const uint8_t in[] = {0x00, 0x02, 0x40, 0x20, 0x00, 0x04, 0x40, 0x0C, 0x01,
+                                 0x0B, 0x41, 0x01, 0x41, 0x02, 0x6A, 0x1A, 0x0B, 0x0B};
+    static const uint8_t want[] = {
+        0x00, CHARGE(0, 5), CHECK(0), 0x02, 0x40, 0x20, 0x00, 0x04, 0x40, CHARGE(0, 0x7E),
+        0x0C, 0x01,         0x0B,     0x41, 0x01, 0x41, 0x02, 0x6A, 0x1A, 0x0B,
+        0x0B};
+    CHECK_SINGLE(T_I_V, in, want);
 }
 
 static void test_locals_kept(void **state)
@@ -238,11 +368,12 @@ static void test_typeidx_blocktype_select_t_signext(void **state)
 {
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x02, 0xC0, 0x00, 0x41, 0x02, 0x6A, 0x0B,
                                  0xC0, 0x41, 0x03, 0x41, 0x00, 0x1C, 0x01, 0x7F, 0x1A, 0x0B};
-    static const uint8_t want[] = {
-        0x00,         CHARGE(0, 3), CHECK(0), 0x41, 0x01, 0x02, 0xC0, 0x00, 0x41, 0x02, 0x6A, 0x0B,
-        CHARGE(0, 4), 0xC0,         0x41,     0x03, 0x41, 0x00, 0x1C, 0x01, 0x7F, 0x1A, 0x0B};
+    /* The block holds no branch, so what follows it is charged at entry: 3 + 4. */
+    static const uint8_t want[] = {0x00, CHARGE(0, 7), CHECK(0), 0x41, 0x01, 0x02, 0xC0, 0x00,
+                                   0x41, 0x02,         0x6A,     0x0B, 0xC0, 0x41, 0x03, 0x41,
+                                   0x00, 0x1C,         0x01,     0x7F, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
-    mspec s = {&f, 1, 62, 0, 0};
+    mspec s = {&f, 1, 62, 0, 0, 1};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -285,7 +416,7 @@ static void test_index_after_imported_and_defined_globals(void **state)
     static const uint8_t in[] = {0x00, 0x41, 0x01, 0x1A, 0x0B};
     static const uint8_t want[] = {0x00, CHARGE(3, 1), CHECK(3), 0x41, 0x01, 0x1A, 0x0B};
     fn f = FN(T_V_V, in);
-    mspec s = {&f, 1, 0, 2, 1};
+    mspec s = {&f, 1, 0, 2, 1, 1};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -302,7 +433,7 @@ static void test_index_after_imported_and_defined_globals(void **state)
     assert_int_equal(g->size, 1 + 5 + sizeof fuel_global);
     assert_memory_equal(out + g->content + g->size - sizeof fuel_global, fuel_global,
                         sizeof fuel_global);
-    expect_fuel_export(out, secs, n, 1, 3);
+    expect_fuel_export(out, secs, n, 2, 3);
     free(out);
     tb_free(&m);
 }
@@ -313,7 +444,7 @@ static void test_multibyte_global_index(void **state)
     static const uint8_t want[] = {0x00, 0x23, 0xC8, 0x01, 0x42, 0x00,
                                    0x53, 0x04, 0x40, 0x00, 0x0B, 0x0B};
     fn f = FN(T_V_V, in);
-    mspec s = {&f, 1, 0, 0, 200};
+    mspec s = {&f, 1, 0, 0, 200, 0};
     tbuf m = {0};
     build(&m, &s);
     size_t len;
@@ -330,7 +461,7 @@ static void test_initial_value(void **state)
 {
     static const uint8_t in[] = {0x00, 0x0B};
     fn f = FN(T_V_V, in);
-    mspec s = {&f, 1, 0, 0, 0};
+    mspec s = {&f, 1, 0, 0, 0, 0};
     tbuf m = {0};
     build(&m, &s);
     struct {
@@ -533,6 +664,12 @@ int main(void)
         cmocka_unit_test(test_free_ops_br_table_unreachable),
         cmocka_unit_test(test_return_starts_segment),
         cmocka_unit_test(test_calls_do_not_split),
+        cmocka_unit_test(test_entry_call_chain),
+        cmocka_unit_test(test_merge_after_if),
+        cmocka_unit_test(test_merge_after_block_and_loop),
+        cmocka_unit_test(test_no_merge_when_branching_out),
+        cmocka_unit_test(test_refund_at_return),
+        cmocka_unit_test(test_negative_charge),
         cmocka_unit_test(test_locals_kept),
         cmocka_unit_test(test_multibyte_cost),
         cmocka_unit_test(test_typeidx_blocktype_select_t_signext),
