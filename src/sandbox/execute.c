@@ -124,7 +124,7 @@ static int enter_jail(const child_args *a, const viv_wasi *w)
     keep[nkeep++] = a->err_fd;
     size_t nhost = viv_wasi_host_fds(w, keep + nkeep, sizeof keep / sizeof keep[0] - nkeep);
     const char *rw_dirs[1] = {a->workspace};
-    const char *ro_dirs[2 + VIV_POLICY_MAX_MOUNTS];
+    const char *ro_dirs[2 + VIV_POLICY_MAX_MOUNTS + VIV_GUEST_MAX_MOUNTS];
     size_t nro = 0;
     if (p->data_dir != NULL) {
         ro_dirs[nro++] = p->data_dir;
@@ -133,6 +133,9 @@ static int enter_jail(const child_args *a, const viv_wasi *w)
         ro_dirs[nro++] = p->mounts[i].host;
     }
     ro_dirs[nro++] = a->program_dir;
+    for (size_t i = 0; i < a->sb->guest.nmounts; i++) {
+        ro_dirs[nro++] = a->sb->guest.mounts[i].host;
+    }
     uint64_t as_bytes = 0;
     int jr = viv_jail_as_budget(VIV_JAIL_AS_ENGINE_RUN, &as_bytes);
     if (nkeep + nhost > sizeof keep / sizeof keep[0] || jr != 0) {
@@ -248,7 +251,7 @@ static __attribute__((noreturn)) void child_main(const child_args *a)
         envp[i] = kv;
     }
 
-    viv_wasi_preopen pre[3 + VIV_POLICY_MAX_MOUNTS];
+    viv_wasi_preopen pre[3 + VIV_POLICY_MAX_MOUNTS + VIV_GUEST_MAX_MOUNTS];
     size_t npre = 0;
     pre[npre++] = (viv_wasi_preopen){a->workspace, p->guest_mount_path, false};
     if (p->data_dir != NULL) {
@@ -258,6 +261,11 @@ static __attribute__((noreturn)) void child_main(const child_args *a)
         pre[npre++] = (viv_wasi_preopen){p->mounts[i].host, p->mounts[i].guest, true};
     }
     pre[npre++] = (viv_wasi_preopen){a->program_dir, VIV_PROGRAM_GUEST_DIR, true};
+    /* What the guest itself needs (its stdlib), from its descriptor. */
+    for (size_t i = 0; i < a->sb->guest.nmounts; i++) {
+        pre[npre++] = (viv_wasi_preopen){a->sb->guest.mounts[i].host,
+                                         a->sb->guest.mounts[i].guest, true};
+    }
 
     viv_wasi_config cfg = {
         .argv = argv,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "guest_desc.h"
 #include "jail.h"
 #include "log.h"
 #include "policy.h"
@@ -28,6 +29,7 @@ struct viv_sandbox {
     char *wasm_path;
     char *artifact_path;
     bool allow_unmetered; /* bench only: see viv_sandbox_use_unmetered */
+    viv_guest_desc guest; /* the descriptor beside the module; may be empty */
     viv_logger *logger;   /* borrowed; may be NULL */
 };
 
