@@ -94,10 +94,13 @@ static viv_status add_mount(viv_guest_desc *d, const char *dir, const char *host
     }
     char resolved[PATH_MAX];
     struct stat st;
-    errno = 0;
-    if (realpath(joined, resolved) == NULL || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (realpath(joined, resolved) == NULL || stat(resolved, &st) != 0) {
         return viv_error_set(err, VIV_ENOENT, "ro-mount", joined, "%s:%d: host directory %s: %s",
-                             path, line, joined, errno ? strerror(errno) : "not a directory");
+                             path, line, joined, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return viv_error_set(err, VIV_ENOENT, "ro-mount", joined,
+                             "%s:%d: host directory %s: not a directory", path, line, joined);
     }
     viv_guest_mount *m = &d->mounts[d->nmounts];
     m->host = strdup(resolved);
