@@ -81,10 +81,14 @@ static bool drain_fd(int fd, buf *b)
 
 /* The environment is built from nothing: the CLI must not depend on
  * anything the test runner happens to export, and the confinement tests
- * need to know exactly what the host side held. */
+ * need to know exactly what the host side held. The one exception is
+ * VIVARIUM_GUEST, the guest a CTest variant runs the suite against. */
 static char **build_env(const e2e_opts *o)
 {
-    static const char *const base[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"};
+    static char guest[128];
+    const char *g = getenv("VIVARIUM_GUEST");
+    snprintf(guest, sizeof guest, "VIVARIUM_GUEST=%s", g != NULL ? g : "");
+    const char *const base[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", guest};
     size_t nextra = 0;
     if (o != NULL && o->env != NULL) {
         while (o->env[nextra] != NULL) {
