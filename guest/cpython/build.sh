@@ -13,6 +13,9 @@
 # files, the pinned versions and the toolchain's versions, so a second run
 # with the same inputs only verifies the hashes and prints the directory.
 # Progress goes to stderr; the full log to $CACHE/cpython-<hash>.log.
+# The build tree stays in $CACHE/cpython-build-<hash of everything but the
+# entry API and the smoke test>, so changing vivarium_entry.c costs a
+# relink (minutes), not a cold build; older build trees are removed.
 #
 # Needs (Debian bookworm): clang-19 lld-19 libclang-rt-19-dev-wasm32
 # wasi-libc llvm-19 dpkg-dev debian-keyring tcl gcc make, and deb-src
@@ -41,12 +44,20 @@ die() { echo "cpython: $*" >&2; exit 1; }
 for p in "${toolchain_pkgs[@]}" dpkg-dev debian-keyring tcl gcc make; do
   dpkg -s "$p" >/dev/null 2>&1 || die "missing Debian package $p (apt-get install $p)"
 done
+command -v node >/dev/null || die "node is needed for the smoke test (apt-get install nodejs)"
 toolchain_versions=$(dpkg-query -W -f '${Package} ${Version}\n' "${toolchain_pkgs[@]}")
-input_hash=$(
+tree_hash=$(
   {
     cd "$here"
-    sha256sum build.sh sources.lock vivarium_entry.c wasi_shim.c wasi_shim.h patches/*.patch
+    sha256sum build.sh sources.lock wasi_shim.c wasi_shim.h patches/*.patch
     echo "$toolchain_versions"
+  } | sha256sum | cut -c1-16
+)
+input_hash=$(
+  {
+    echo "$tree_hash"
+    cd "$here"
+    sha256sum vivarium_entry.c smoke.mjs
   } | sha256sum | cut -c1-16
 )
 out="$cache/cpython-$input_hash"
@@ -63,15 +74,23 @@ if verify_out "$out"; then
 fi
 
 mkdir -p "$cache"
-work="$cache/cpython-build-$input_hash"
+work="$cache/cpython-build-$tree_hash"
 log="$cache/cpython-$input_hash.log"
-rm -rf "$work"
+for old in "$cache"/cpython-build-*; do
+  [[ -d "$old" && "$old" != "$work" ]] && rm -rf "$old"
+done
 mkdir -p "$work"
 : >"$log"
 echo "cpython: building (input hash $input_hash); log: $log" >&2
+if [[ -f "$work/.done-configure" ]]; then
+  echo "cpython: reusing the build tree $work (only the entry API changed)" >&2
+fi
+# Steps up to configure leave a stamp and are skipped when it is there.
+done_step() { [[ -f "$work/.done-$1" ]]; }
+stamp() { touch "$work/.done-$1"; }
 
 nstep=0
-total=9
+total=10
 t0=$(date +%s)
 step() {
   nstep=$((nstep + 1))
@@ -91,8 +110,8 @@ step "toolchain: a clean WASI sysroot and a no-op wasm-opt"
 # links to wasi-libc alone keeps glibc's headers out of the guest.
 sysroot="$work/sysroot"
 mkdir -p "$sysroot/include" "$sysroot/lib" "$work/stub"
-ln -s /usr/include/wasm32-wasi "$sysroot/include/wasm32-wasi"
-ln -s /usr/lib/wasm32-wasi "$sysroot/lib/wasm32-wasi"
+ln -sfn /usr/include/wasm32-wasi "$sysroot/include/wasm32-wasi"
+ln -sfn /usr/lib/wasm32-wasi "$sysroot/lib/wasm32-wasi"
 # clang runs wasm-opt from PATH after every optimised link; binaryen 108
 # rejects clang-19's output, which makes configure's link tests fail
 # silently. -B puts this stub first.
@@ -106,6 +125,14 @@ echo "$toolchain_versions" >>"$log"
 
 # --- 2. sources -----------------------------------------------------------------
 step "sources: apt-get source of the pinned Debian packages"
+src="$work/src"
+py="$src/python3.11"
+wasi_build="$work/wasi"
+native_py="$work/native/python"
+if ! done_step configure; then
+rm -rf "$src" "$work/native" "$wasi_build" "$work/prefix" "$work/obj" "$work/xz-build" \
+  "$work/sqlite-amal" "$work/sources.txt" "$work/patches.txt"
+mkdir -p "$prefix/include" "$prefix/lib"
 downloads="$cache/downloads/debian-src"
 mkdir -p "$downloads"
 chmod 755 "$downloads" 2>/dev/null || true
@@ -119,7 +146,6 @@ if ! (cd "$downloads" && run apt-get source --download-only "${specs[@]}"); then
 fi
 
 step "sources: unpack with signature checks, apply Debian's patches"
-src="$work/src"
 mkdir -p "$src"
 dsc_of() {
   local name=$1 version=${2#*:}
@@ -142,7 +168,6 @@ while read -r name version; do
   srcdir[$name]="$src/$name"
 done <"$here/sources.lock"
 
-py="${srcdir[python3.11]}"
 while read -r patch; do
   [[ -z "$patch" || "$patch" == \#* ]] && continue
   case "$patch" in
@@ -212,13 +237,11 @@ cp "$work/sqlite-amal/sqlite3.h" "$prefix/include/"
 step "native CPython $PYVER (the build Python; also byte-compiles the stdlib)"
 mkdir -p "$work/native"
 (cd "$work/native" && run "$py/configure" -C --without-ensurepip && run make -j"$jobs")
-native_py="$work/native/python"
 "$native_py" -c 'import sys; assert sys.version_info[:2] == (3, 11)' >>"$log" 2>&1
 
 # --- 5. the guest -------------------------------------------------------------------
 step "configure CPython for wasm32-wasi"
 cp "$here/vivarium_entry.c" "$py/Modules/_vivarium.c"
-wasi_build="$work/wasi"
 mkdir -p "$wasi_build/Modules"
 printf '# Vivarium: the host entry API, built in.\n*static*\n_vivarium _vivarium.c\n' \
   >"$wasi_build/Modules/Setup.local"
@@ -243,9 +266,17 @@ lib_cflags="-I$prefix/include"
   "$py/configure" -C --host=wasm32-unknown-wasi --build="$("$py/config.guess")" \
   --with-build-python="$native_py" --prefix=/usr/local --without-ensurepip \
   --disable-test-modules --disable-ipv6)
+stamp configure
+else
+  for s in 3 4 5 6; do step "(done before, reused)"; done
+fi
 
 step "compile CPython for wasm32-wasi"
-run make -C "$wasi_build" -j"$jobs"
+cmp -s "$here/vivarium_entry.c" "$py/Modules/_vivarium.c" ||
+  cp "$here/vivarium_entry.c" "$py/Modules/_vivarium.c"
+# Without wasi-libc's start file: vivarium_entry.c brings the _start that
+# runs the C constructors (see there).
+run make -C "$wasi_build" -j"$jobs" LINKFORSHARED=-nostartfiles
 wasm="$wasi_build/python.wasm"
 [[ -f "$wasm" ]] || die "no python.wasm was produced"
 missing_mods=$(grep -E '^MODULE_(_SQLITE3|ZLIB|_BZ2|_LZMA|_JSON|_DECIMAL|PYEXPAT|_ZONEINFO|_VIVARIUM)_STATE=' \
@@ -256,6 +287,7 @@ grep -E '^MODULE_[A-Z0-9_]+_STATE=' "$wasi_build/Makefile" >"$work/modules.txt"
 # --- 6. the standard library --------------------------------------------------------
 step "standard library: copy, byte-compile for the guest"
 stage="$work/out"
+rm -rf "$stage" "$work/smoke"
 lib="$stage/lib/python$PYVER"
 mkdir -p "$lib"
 (cd "$py/Lib" && tar --exclude='test' --exclude='tests' --exclude='idlelib' \
@@ -273,6 +305,11 @@ rm -f "$lib/turtle.py"
 run "$native_py" -E -s -m compileall -q -j"$jobs" --invalidation-mode unchecked-hash \
   -d "/usr/local/lib/python$PYVER" "$lib"
 install -m 0644 "$wasm" "$stage/python.wasm"
+
+step "smoke test under node:wasi: _start, built-in modules, the host entry API"
+mkdir -p "$work/smoke"
+node --no-warnings "$here/smoke.mjs" "$stage/python.wasm" "$lib" "$work/smoke" >>"$log" 2>&1 ||
+  die "the smoke test failed (see $log)"
 
 # --- 7. hashes and the record --------------------------------------------------------
 step "hashes and build record"
@@ -303,7 +340,7 @@ mv "$stage" "$out.tmp"
 rm -rf "$out"
 mv "$out.tmp" "$out"
 verify_out "$out" || die "the output does not verify against its own hashes"
-rm -rf "$work"
+rm -rf "$work/out" "$work/smoke"
 trap - ERR
 echo "cpython: done in $(($(date +%s) - t0)) s: $out" >&2
 ((print_dir)) && echo "$out"

@@ -4,7 +4,7 @@
  * Linked into python.wasm as the built-in module _vivarium (through
  * Modules/Setup.local), it exports two functions the runtime may call
  * instead of _start (reactor-style; a guest uses one style or the other,
- * never both, because both run the C constructors):
+ * never both, because both run the C constructors), and _start itself:
  *
  *   int vivarium_init(void)  start the interpreter once. Interpreter options
  *                            (-B -u -X utf8 -I -E ...) and PYTHON* variables
@@ -34,11 +34,13 @@
 #define VIV_EXPORT(name) __attribute__((export_name(name)))
 
 extern void __wasm_call_ctors(void);
+extern int __original_main(void);
 
 /* The per-run logic is easier to get right in Python; it is compiled once,
  * at init, from this source. */
 static const char runner_source[] =
     "import sys as _sys\n"
+    "_RUNNER = __file__\n"
     "_base_path = list(_sys.path)\n"
     "_ARG_OPTS = 'cmWX'\n"
     "_FLAGS = 'bBdEhiIOPqsSuvVx'\n"
@@ -134,7 +136,11 @@ static const char runner_source[] =
     "    except SystemExit as e:\n"
     "        status = _exit_status(e.code)\n"
     "    except BaseException as e:\n"
-    "        _sys.excepthook(type(e), e, e.__traceback__)\n"
+    "        tb = e.__traceback__\n"
+    "        while tb is not None and tb.tb_frame.f_code.co_filename == _RUNNER:\n"
+    "            tb = tb.tb_next\n"
+    "        e.__traceback__ = tb\n"
+    "        _sys.excepthook(type(e), e, tb)\n"
     "        status = 1\n"
     "    try:\n"
     "        atexit._run_exitfuncs()\n"
@@ -237,19 +243,22 @@ static int start_interpreter(void)
 
 static int load_runner(void)
 {
+    /* Its own file name lets the runner drop its frames from tracebacks. */
+    static const char runner_file[] = "<vivarium-runner>";
     PyObject *globals = PyDict_New();
     PyObject *name = PyUnicode_FromString("_vivarium_runner");
-    if (globals == NULL || name == NULL ||
-        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0 ||
-        PyDict_SetItemString(globals, "__name__", name) != 0) {
-        Py_XDECREF(globals);
-        Py_XDECREF(name);
-        return -1;
-    }
-    Py_DECREF(name);
-    PyObject *r = PyRun_String(runner_source, Py_file_input, globals, globals);
+    PyObject *file = PyUnicode_FromString(runner_file);
+    PyObject *code = Py_CompileString(runner_source, runner_file, Py_file_input);
+    int bad = globals == NULL || name == NULL || file == NULL || code == NULL ||
+              PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) != 0 ||
+              PyDict_SetItemString(globals, "__name__", name) != 0 ||
+              PyDict_SetItemString(globals, "__file__", file) != 0;
+    PyObject *r = bad ? NULL : PyEval_EvalCode(code, globals, globals);
+    Py_XDECREF(name);
+    Py_XDECREF(file);
+    Py_XDECREF(code);
     if (r == NULL) {
-        Py_DECREF(globals);
+        Py_XDECREF(globals);
         return -1;
     }
     Py_DECREF(r);
@@ -299,6 +308,20 @@ VIV_EXPORT("vivarium_run") int vivarium_run(void)
         return 1;
     }
     return (int)status;
+}
+
+/* The module's _start (python.wasm is linked with -nostartfiles, see
+ * build.sh). wasi-libc's own _start leaves running the C constructors to the
+ * linker, which adds that call only while no code names __wasm_call_ctors;
+ * vivarium_init must name it, so _start does it here as well. Weak, so a
+ * link that does include wasi-libc's start file still works. */
+__attribute__((weak, export_name("_start"))) void _start(void)
+{
+    __wasm_call_ctors();
+    int r = __original_main();
+    if (r != 0) {
+        exit(r);
+    }
 }
 
 /* The module itself only exists so Setup.local can link this file in. */
