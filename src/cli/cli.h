@@ -29,7 +29,7 @@ int viv_cli_session(int argc, char **argv);
 /* What `run` and `validate` share (options.c). */
 typedef struct viv_cli_common {
     viv_policy *policy;
-    const char *code; /* -c */
+    const char *code;  /* -c */
     const char *wasm;  /* --wasm, or the module --guest names */
     const char *guest; /* --guest */
     char guestbuf[4200];

@@ -96,9 +96,10 @@ const char *viv_cli_default_guest(void)
 const char *viv_cli_guest_path(const char *name, char *buf, size_t len)
 {
     size_t n = strlen(name);
-    if (n == 0 || n > 64 || name[0] == '.' || strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                                                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                            "0123456789._-") != n) {
+    if (n == 0 || n > 64 || name[0] == '.' ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") != n) {
         return NULL;
     }
     char exe[PATH_MAX];

@@ -263,8 +263,8 @@ static __attribute__((noreturn)) void child_main(const child_args *a)
     pre[npre++] = (viv_wasi_preopen){a->program_dir, VIV_PROGRAM_GUEST_DIR, true};
     /* What the guest itself needs (its stdlib), from its descriptor. */
     for (size_t i = 0; i < a->sb->guest.nmounts; i++) {
-        pre[npre++] = (viv_wasi_preopen){a->sb->guest.mounts[i].host,
-                                         a->sb->guest.mounts[i].guest, true};
+        pre[npre++] =
+            (viv_wasi_preopen){a->sb->guest.mounts[i].host, a->sb->guest.mounts[i].guest, true};
     }
 
     viv_wasi_config cfg = {

@@ -50,8 +50,7 @@ static viv_status find_artifact(const char *wasm, char *out, size_t len, viv_err
 /* The guest's own mounts (its stdlib) and the policy's share one guest
  * namespace: the same path twice would leave which one wins to the WASI
  * layer's lookup order, so it is refused. */
-static viv_status check_guest_mounts(const viv_policy *p, const viv_guest_desc *g,
-                                     viv_error *err)
+static viv_status check_guest_mounts(const viv_policy *p, const viv_guest_desc *g, viv_error *err)
 {
     for (size_t i = 0; i < g->nmounts; i++) {
         const char *gp = g->mounts[i].guest;
@@ -71,8 +70,7 @@ static viv_status check_guest_mounts(const viv_policy *p, const viv_guest_desc *
         }
         if (field != NULL) {
             return viv_error_set(err, VIV_EPOLICY, field, gp,
-                                 "guest path %s is where this guest's own files are mounted",
-                                 gp);
+                                 "guest path %s is where this guest's own files are mounted", gp);
         }
     }
     return VIV_OK;

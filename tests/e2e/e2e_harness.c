@@ -90,12 +90,14 @@ static char **build_env(const e2e_opts *o)
     snprintf(guest, sizeof guest, "VIVARIUM_GUEST=%s", g != NULL ? g : "");
     const char *const base[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", guest};
     size_t nextra = 0;
+    bool own_guest = false; /* the test sets VIVARIUM_GUEST itself */
     if (o != NULL && o->env != NULL) {
         while (o->env[nextra] != NULL) {
+            own_guest |= strncmp(o->env[nextra], "VIVARIUM_GUEST=", 15) == 0;
             nextra++;
         }
     }
-    size_t nbase = sizeof base / sizeof base[0];
+    size_t nbase = sizeof base / sizeof base[0] - (own_guest ? 1 : 0);
     char **env = calloc(nbase + nextra + 1, sizeof *env);
     assert_non_null(env);
     for (size_t i = 0; i < nbase; i++) {
