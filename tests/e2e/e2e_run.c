@@ -222,9 +222,17 @@ static void test_bad_source(void **state)
     assert_int_equal(fclose(f), 0);
     e2e_run r;
     E2E_RUN(&r, "run", file);
-    e2e_expect_exit(&r, 1);
-    e2e_expect_in("stderr", r.err, "SyntaxError");
-    assert_string_equal(r.out, "");
+    /* CPython 3.11.2 (our own guest, Debian's version) still reads a file up
+     * to its first NUL; later versions refuse it (gh-96670). */
+    const char *guest = getenv("VIVARIUM_GUEST");
+    if (guest != NULL && strcmp(guest, "python3.11") == 0) {
+        e2e_expect_exit(&r, 0);
+        assert_string_equal(r.out, "1\n");
+    } else {
+        e2e_expect_exit(&r, 1);
+        e2e_expect_in("stderr", r.err, "SyntaxError");
+        assert_string_equal(r.out, "");
+    }
     e2e_run_free(&r);
 
     E2E_RUN(&r, "run", "--json", "-c", "print('a\xff')");
