@@ -64,6 +64,19 @@ static void test_stdlib_read_only(void **state)
     e2e_run_free(&r);
 }
 
+/* A policy mount over the guest's own stdlib is refused before anything runs. */
+static void test_mount_over_stdlib_refused(void **state)
+{
+    char mount[PATH_MAX + 64];
+    snprintf(mount, sizeof mount, "%s:/usr/local/lib/python3.11", (const char *)*state);
+    e2e_run r;
+    E2E_RUN(&r, "run", "--guest", "python3.11", "--mount", mount, "-c", "print(1)");
+    e2e_expect_exit(&r, 125);
+    e2e_expect_in("stderr", r.err, "/usr/local/lib/python3.11");
+    assert_string_equal(r.out, "");
+    e2e_run_free(&r);
+}
+
 static void test_sqlite_persists_in_app(void **state)
 {
     const char *dir = *state;
@@ -101,6 +114,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_version_and_modules),
         cmocka_unit_test(test_stdlib_read_only),
+        cmocka_unit_test_setup_teardown(test_mount_over_stdlib_refused, e2e_setup_tmp,
+                                        e2e_teardown_tmp),
         cmocka_unit_test_setup_teardown(test_sqlite_persists_in_app, e2e_setup_tmp,
                                         e2e_teardown_tmp),
     };
