@@ -31,8 +31,10 @@ int viv_cli_serve(int argc, char **argv);
 /* What `run` and `validate` share (options.c). */
 typedef struct viv_cli_common {
     viv_policy *policy;
-    const char *code; /* -c */
-    const char *wasm; /* --wasm */
+    const char *code;  /* -c */
+    const char *wasm;  /* --wasm, or the module --guest names */
+    const char *guest; /* --guest */
+    char guestbuf[4200];
     bool json;
     int first_arg; /* argv index of the first non-option */
     char *program; /* the program's source, loaded */
@@ -76,6 +78,11 @@ bool viv_cli_parse_int(const char *s, int64_t *out);
 /* The default guest: beside the executable in a build tree, else NULL (the
  * library's installed default). Returns a static buffer. */
 const char *viv_cli_default_guest(void);
+/* The module of the guest called NAME: "python3.12-npm" is DIR/python.wasm,
+ * any other NAME is DIR/NAME/python.wasm, where DIR is the build tree's
+ * guest/ beside the executable, else the installed PREFIX/lib/vivarium.
+ * NULL when NAME is malformed or no such module exists. */
+const char *viv_cli_guest_path(const char *name, char *buf, size_t len);
 /* Map a library status to an exit status and print the error. */
 int viv_cli_fail(const char *cmd, viv_status st, const viv_error *err);
 /* --log TARGET: "-" (standard output), "syslog", or a file appended to.

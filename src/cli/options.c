@@ -38,7 +38,9 @@ const char viv_cli_policy_help[] =
     "                         by default the guest's stdin is empty\n"
     "\n"
     "Other:\n"
-    "      --wasm PATH        guest module to run (default: the bundled CPython 3.12)\n"
+    "      --guest NAME       guest to run: python3.12-npm (the default) or python3.11\n"
+    "                         (ours, when built); $VIVARIUM_GUEST sets the default\n"
+    "      --wasm PATH        guest module to run, by path\n"
     "      --json             print one JSON object instead of plain output\n"
     "  -h, --help             show this help\n";
 
@@ -60,6 +62,7 @@ enum {
     OPT_SESSIONS_DIR,
     OPT_LOG,
     OPT_SOCKET,
+    OPT_GUEST,
 };
 
 static const struct option long_options[] = {
@@ -74,6 +77,7 @@ static const struct option long_options[] = {
     {"mount", required_argument, NULL, OPT_MOUNT},
     {"env", required_argument, NULL, OPT_ENV},
     {"wasm", required_argument, NULL, OPT_WASM},
+    {"guest", required_argument, NULL, OPT_GUEST},
     {"json", no_argument, NULL, OPT_JSON},
     {"policy", required_argument, NULL, OPT_POLICY},
     {"stdin", required_argument, NULL, OPT_STDIN},
@@ -159,6 +163,35 @@ static viv_status apply_flag(viv_policy *p, int opt, const char *arg, viv_error 
     return VIV_EINVAL;
 }
 
+/* --wasm PATH, else --guest NAME, else $VIVARIUM_GUEST, else the default
+ * (c->wasm stays NULL). */
+static int select_guest(const char *cmd, viv_cli_common *c)
+{
+    const char *name = c->guest;
+    if (c->wasm != NULL) {
+        if (name != NULL) {
+            fprintf(stderr, "vivarium %s: --guest and --wasm exclude each other\n", cmd);
+            return VIV_EXIT_USAGE;
+        }
+        return -1;
+    }
+    if (name == NULL) {
+        name = getenv("VIVARIUM_GUEST");
+        if (name == NULL || name[0] == '\0') {
+            return -1;
+        }
+    }
+    c->wasm = viv_cli_guest_path(name, c->guestbuf, sizeof c->guestbuf);
+    if (c->wasm == NULL) {
+        fprintf(stderr,
+                "vivarium %s: no guest named '%s' here (guests: python3.12-npm, python3.11; "
+                "python3.11 is built by `tools/bootstrap guest`)\n",
+                cmd, name);
+        return VIV_EXIT_NO_GUEST;
+    }
+    return -1;
+}
+
 int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **argv,
                          viv_cli_common *c)
 {
@@ -192,6 +225,9 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
             break;
         case OPT_WASM:
             c->wasm = optarg;
+            break;
+        case OPT_GUEST:
+            c->guest = optarg;
             break;
         case OPT_JSON:
             c->json = true;
@@ -241,6 +277,9 @@ int viv_cli_parse_common(const char *cmd, const char *usage, int argc, char **ar
         }
     }
     free(flags);
+    if (rc < 0) {
+        rc = select_guest(cmd, c);
+    }
     c->first_arg = optind;
     if (rc >= 0) {
         viv_policy_free(c->policy);

@@ -93,6 +93,42 @@ const char *viv_cli_default_guest(void)
     return access(path, F_OK) == 0 ? path : NULL;
 }
 
+const char *viv_cli_guest_path(const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64 || name[0] == '.' ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") != n) {
+        return NULL;
+    }
+    char exe[PATH_MAX];
+    ssize_t r = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = NULL;
+    if (r > 0) {
+        exe[r] = '\0';
+        slash = strrchr(exe, '/');
+    }
+    const char *npm = "python3.12-npm";
+    for (int i = 0; i < 2; i++) {
+        char dir[PATH_MAX];
+        if (i == 0) {
+            if (slash == NULL) {
+                continue;
+            }
+            snprintf(dir, sizeof dir, "%.*s/guest", (int)(slash - exe), exe);
+        } else {
+            snprintf(dir, sizeof dir, "%s", VIV_CLI_GUEST_DIR);
+        }
+        int w = strcmp(name, npm) == 0 ? snprintf(buf, len, "%s/python.wasm", dir)
+                                       : snprintf(buf, len, "%s/%s/python.wasm", dir, name);
+        if (w > 0 && (size_t)w < len && access(buf, F_OK) == 0) {
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 int viv_cli_fail(const char *cmd, viv_status st, const viv_error *err)
 {
     fprintf(stderr, "vivarium %s: %s\n", cmd, err->message);

@@ -84,8 +84,8 @@ int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, 
         keep[nkeep++] = extra_fd;
     }
     size_t nhost = viv_wasi_host_fds(w, keep + nkeep, sizeof keep / sizeof keep[0] - nkeep);
-    const char *rw_dirs[4 + VIV_POLICY_MAX_MOUNTS];
-    const char *ro_dirs[4 + VIV_POLICY_MAX_MOUNTS];
+    const char *rw_dirs[4 + VIV_POLICY_MAX_MOUNTS + VIV_GUEST_MAX_MOUNTS];
+    const char *ro_dirs[4 + VIV_POLICY_MAX_MOUNTS + VIV_GUEST_MAX_MOUNTS];
     size_t nrw = 0, nro = 0;
     for (size_t i = 0; i < s->npreopens && i < sizeof rw_dirs / sizeof *rw_dirs; i++) {
         if (s->preopens[i].readonly) {

@@ -48,6 +48,35 @@ static viv_status find_artifact(const char *wasm, char *out, size_t len, viv_err
                          wasm, wasm);
 }
 
+/* The guest's own mounts (its stdlib) and the policy's share one guest
+ * namespace: the same path twice would leave which one wins to the WASI
+ * layer's lookup order, so it is refused. */
+static viv_status check_guest_mounts(const viv_policy *p, const viv_guest_desc *g, viv_error *err)
+{
+    for (size_t i = 0; i < g->nmounts; i++) {
+        const char *gp = g->mounts[i].guest;
+        const char *field = NULL;
+        if (p->guest_mount_path != NULL && strcmp(p->guest_mount_path, gp) == 0) {
+            field = "guest_mount_path";
+        } else if (p->data_dir != NULL && p->guest_data_path != NULL &&
+                   strcmp(p->guest_data_path, gp) == 0) {
+            field = "guest_data_path";
+        } else if (strcmp(VIV_PROGRAM_GUEST_DIR, gp) == 0) {
+            field = "ro-mount";
+        }
+        for (size_t j = 0; field == NULL && j < p->nmounts; j++) {
+            if (strcmp(p->mounts[j].guest, gp) == 0) {
+                field = "mounts";
+            }
+        }
+        if (field != NULL) {
+            return viv_error_set(err, VIV_EPOLICY, field, gp,
+                                 "guest path %s is where this guest's own files are mounted", gp);
+        }
+    }
+    return VIV_OK;
+}
+
 viv_status viv_sandbox_create(const viv_policy *policy, const char *wasm_path, viv_sandbox **out,
                               viv_error *err)
 {
@@ -80,6 +109,11 @@ viv_status viv_sandbox_create(const viv_policy *policy, const char *wasm_path, v
         return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
     }
     if ((st = viv_policy_copy(policy, &sb->policy, err)) != VIV_OK) {
+        viv_sandbox_destroy(sb);
+        return st;
+    }
+    if ((st = viv_guest_desc_load(wasm, &sb->guest, err)) != VIV_OK ||
+        (st = check_guest_mounts(sb->policy, &sb->guest, err)) != VIV_OK) {
         viv_sandbox_destroy(sb);
         return st;
     }
@@ -138,6 +172,7 @@ void viv_sandbox_destroy(viv_sandbox *sb)
     viv_batteries_free(&sb->batteries);
     free(sb->wasm_path);
     free(sb->artifact_path);
+    viv_guest_desc_free(&sb->guest);
     free(sb);
 }
 

@@ -13,6 +13,7 @@
 
 #include "batteries.h"
 #include "engine.h"
+#include "guest_desc.h"
 #include "jail.h"
 #include "log.h"
 #include "policy.h"
@@ -30,6 +31,7 @@ struct viv_sandbox {
     char *wasm_path;
     char *artifact_path;
     bool allow_unmetered; /* bench only: see viv_sandbox_use_unmetered */
+    viv_guest_desc guest; /* the descriptor beside the module; may be empty */
     viv_logger *logger;   /* borrowed; may be NULL */
     viv_warm_pool *warm;  /* borrowed; may be NULL */
     /* The packages tree (batteries.c), mounted when available. */

@@ -54,7 +54,7 @@ viv_status viv_exec_spec_build(viv_exec_spec *s, const viv_sandbox *sb, const ch
     s->interp_argc = p->argc;
     s->argc = p->argc + 1 + opts->nargs;
     s->envc = p->nenv;
-    s->npreopens = 2 + (p->data_dir != NULL) + p->nmounts;
+    s->npreopens = 2 + (p->data_dir != NULL) + p->nmounts + sb->guest.nmounts;
     s->argv = calloc(s->argc, sizeof *s->argv);
     s->env = calloc(s->envc ? s->envc : 1, sizeof *s->env);
     s->preopens = calloc(s->npreopens, sizeof *s->preopens);
@@ -92,6 +92,11 @@ viv_status viv_exec_spec_build(viv_exec_spec *s, const viv_sandbox *sb, const ch
         s->preopens[k++] = (viv_wasi_preopen){p->mounts[i].host, p->mounts[i].guest, true};
     }
     s->preopens[k++] = (viv_wasi_preopen){program_dir, VIV_PROGRAM_GUEST_DIR, true};
+    /* What the guest itself needs (its stdlib), from its descriptor. */
+    for (size_t i = 0; i < sb->guest.nmounts; i++) {
+        s->preopens[k++] =
+            (viv_wasi_preopen){sb->guest.mounts[i].host, sb->guest.mounts[i].guest, true};
+    }
     s->stdin_data = opts->stdin_data;
     s->stdin_len = opts->stdin_data ? opts->stdin_len : 0;
     s->stdout_max = (uint64_t)p->stdout_max_bytes;

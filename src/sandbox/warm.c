@@ -394,7 +394,7 @@ static viv_status zygote_start(viv_warm_pool *pool, const viv_sandbox *sb,
     boot.nowned = 0;
     boot.map = NULL;
     const char *argv[256 + 1];
-    viv_wasi_preopen pre[8 + VIV_POLICY_MAX_MOUNTS];
+    viv_wasi_preopen pre[8 + VIV_POLICY_MAX_MOUNTS + VIV_GUEST_MAX_MOUNTS];
     if (spec->interp_argc >= 256 || spec->npreopens > sizeof pre / sizeof *pre) {
         close(log);
         close(sv[0]);

@@ -81,17 +81,23 @@ static bool drain_fd(int fd, buf *b)
 
 /* The environment is built from nothing: the CLI must not depend on
  * anything the test runner happens to export, and the confinement tests
- * need to know exactly what the host side held. */
+ * need to know exactly what the host side held. The one exception is
+ * VIVARIUM_GUEST, the guest a CTest variant runs the suite against. */
 static char **build_env(const e2e_opts *o)
 {
-    static const char *const base[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C"};
+    static char guest[128];
+    const char *g = getenv("VIVARIUM_GUEST");
+    snprintf(guest, sizeof guest, "VIVARIUM_GUEST=%s", g != NULL ? g : "");
+    const char *const base[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", guest};
     size_t nextra = 0;
+    bool own_guest = false; /* the test sets VIVARIUM_GUEST itself */
     if (o != NULL && o->env != NULL) {
         while (o->env[nextra] != NULL) {
+            own_guest |= strncmp(o->env[nextra], "VIVARIUM_GUEST=", 15) == 0;
             nextra++;
         }
     }
-    size_t nbase = sizeof base / sizeof base[0];
+    size_t nbase = sizeof base / sizeof base[0] - (own_guest ? 1 : 0);
     char **env = calloc(nbase + nextra + 2, sizeof *env);
     assert_non_null(env);
     for (size_t i = 0; i < nbase; i++) {

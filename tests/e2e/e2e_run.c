@@ -238,9 +238,17 @@ static void test_bad_source(void **state)
     assert_int_equal(fclose(f), 0);
     e2e_run r;
     E2E_RUN(&r, "run", file);
-    e2e_expect_exit(&r, 1);
-    e2e_expect_in("stderr", r.err, "SyntaxError");
-    assert_string_equal(r.out, "");
+    /* CPython 3.11.2 (our own guest, Debian's version) still reads a file up
+     * to its first NUL; later versions refuse it (gh-96670). */
+    const char *guest = getenv("VIVARIUM_GUEST");
+    if (guest != NULL && strcmp(guest, "python3.11") == 0) {
+        e2e_expect_exit(&r, 0);
+        assert_string_equal(r.out, "1\n");
+    } else {
+        e2e_expect_exit(&r, 1);
+        e2e_expect_in("stderr", r.err, "SyntaxError");
+        assert_string_equal(r.out, "");
+    }
     e2e_run_free(&r);
 
     E2E_RUN(&r, "run", "--json", "-c", "print('a\xff')");
@@ -424,6 +432,42 @@ static void test_wasm_without_artifact(void **state)
     e2e_expect_in("stderr", r.err, "vivarium compile");
     e2e_expect_in("stderr", r.err, "tiny.wasm");
     assert_string_equal(r.out, "");
+    e2e_run_free(&r);
+}
+
+/* --guest NAME: unknown or malformed names are refused before anything
+ * runs, --guest and --wasm exclude each other, and the npm guest is always
+ * reachable by its name whatever $VIVARIUM_GUEST says. */
+static void test_guest_selection(void **state)
+{
+    (void)state;
+    e2e_run r;
+    E2E_RUN(&r, "run", "--guest", "no-such-guest", "-c", "print(1)");
+    e2e_expect_exit(&r, 127);
+    e2e_expect_in("stderr", r.err, "no guest named 'no-such-guest'");
+    assert_string_equal(r.out, "");
+    e2e_run_free(&r);
+
+    E2E_RUN(&r, "run", "--guest", "../guest", "-c", "print(1)");
+    e2e_expect_exit(&r, 127);
+    assert_string_equal(r.out, "");
+    e2e_run_free(&r);
+
+    E2E_RUN(&r, "run", "--guest", "python3.12-npm", "--wasm", "/x.wasm", "-c", "print(1)");
+    e2e_expect_exit(&r, 125);
+    e2e_expect_in("stderr", r.err, "exclude each other");
+    e2e_run_free(&r);
+
+    E2E_RUN(&r, "run", "--guest", "python3.12-npm", "-c",
+            "import sys; print(sys.version_info[:2])");
+    e2e_expect_exit(&r, 0);
+    assert_string_equal(r.out, "(3, 12)\n");
+    e2e_run_free(&r);
+
+    e2e_opts o = {.env = E2E_ENV("VIVARIUM_GUEST=no-such-guest")};
+    e2e_exec(&r, &o, E2E_ARGV("run", "-c", "print(1)"));
+    e2e_expect_exit(&r, 127);
+    e2e_expect_in("stderr", r.err, "no-such-guest");
     e2e_run_free(&r);
 }
 
@@ -659,6 +703,7 @@ int main(void)
         cmocka_unit_test(test_wasm_missing),
         cmocka_unit_test_setup_teardown(test_wasm_without_artifact, e2e_setup_tmp,
                                         e2e_teardown_tmp),
+        cmocka_unit_test(test_guest_selection),
         cmocka_unit_test(test_json_keeps_exit_status),
         cmocka_unit_test(test_json_success_semantics),
         cmocka_unit_test(test_json_fields_clean_run),
