@@ -41,6 +41,17 @@ extern char **environ;
 
 static const char *viv_cli, *native, *guest;
 static char sock[256];
+static volatile pid_t server_pid;
+
+/* An interrupted bench takes its server down with it. */
+static void on_stop(int sig)
+{
+    if (server_pid > 0) {
+        kill(server_pid, SIGTERM);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
 
 static double now_ms(void)
 {
@@ -379,6 +390,9 @@ int main(int argc, char **argv)
     char *serve_argv[] = {(char *)viv_cli, "serve",       "--socket", sock,
                           "--wasm",        (char *)guest, NULL};
     pid_t server = spawn(serve_argv, false);
+    server_pid = server;
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
     double t0 = now_ms();
     while (!server_ready() && now_ms() - t0 < 120e3) {
         usleep(5000);
