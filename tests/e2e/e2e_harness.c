@@ -98,17 +98,24 @@ static char **build_env(const e2e_opts *o)
         }
     }
     size_t nbase = sizeof base / sizeof base[0] - (own_guest ? 1 : 0);
-    char **env = calloc(nbase + nextra + 2, sizeof *env);
+    char **env = calloc(nbase + nextra + 3, sizeof *env);
     assert_non_null(env);
     for (size_t i = 0; i < nbase; i++) {
         env[i] = (char *)base[i];
     }
-    /* The one setting passed through: which path (cold or warm) the whole
+    /* The settings passed through: which path (cold, warm or served) the whole
      * suite runs on. */
     static const char warm[] = "VIVARIUM_WARM=1";
     const char *want_warm = getenv("VIVARIUM_WARM");
     if (want_warm != NULL && strcmp(want_warm, "1") == 0) {
         env[nbase++] = (char *)warm;
+    }
+    /* Or through a `vivarium serve` (the e2e_*_served variants). */
+    static char served[4200];
+    const char *sock = getenv("VIVARIUM_SOCKET");
+    if (sock != NULL && *sock != '\0' && strlen(sock) < 4096) {
+        snprintf(served, sizeof served, "VIVARIUM_SOCKET=%s", sock);
+        env[nbase++] = served;
     }
     for (size_t i = 0; i < nextra; i++) {
         env[nbase + i] = (char *)o->env[i];
