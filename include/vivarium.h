@@ -41,11 +41,11 @@ extern "C" {
 
 typedef enum viv_status {
     VIV_OK = 0,
-    VIV_EINVAL = -1,  /* a bad argument (NULL handle, bad code, bad option) */
-    VIV_ENOMEM = -2,  /* an allocation failed */
-    VIV_ENOENT = -3,  /* a file the call needs does not exist (error.path) */
-    VIV_EPOLICY = -4, /* the policy is invalid (error.field names the field) */
-    VIV_EHOST = -5,   /* the host could not do its part (fork, pipes, ...) */
+    VIV_EINVAL = -1,   /* a bad argument (NULL handle, bad code, bad option) */
+    VIV_ENOMEM = -2,   /* an allocation failed */
+    VIV_ENOENT = -3,   /* a file the call needs does not exist (error.path) */
+    VIV_EPOLICY = -4,  /* the policy is invalid (error.field names the field) */
+    VIV_EHOST = -5,    /* the host could not do its part (fork, pipes, ...) */
     VIV_ENOGUEST = -6, /* the guest module has no compiled artifact */
     VIV_EBUSY = -7     /* overloaded: the execution queue is full; retry later */
 } viv_status;

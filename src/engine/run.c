@@ -339,10 +339,9 @@ int viv_engine_rearm(const viv_engine_limits *limits, char *err, size_t errlen)
     uint32_t cap = cap_pages > 65536 ? 65536 : (uint32_t)cap_pages;
     uint32_t pages = s->memory != NULL ? s->memory->pages : 0;
     if (pages > cap) {
-        snprintf(err, errlen,
-                 "memory limit of %llu bytes is below the warm interpreter's %llu bytes",
-                 (unsigned long long)limits->memory_bytes,
-                 (unsigned long long)pages * VIV_WASM_PAGE);
+        snprintf(
+            err, errlen, "memory limit of %llu bytes is below the warm interpreter's %llu bytes",
+            (unsigned long long)limits->memory_bytes, (unsigned long long)pages * VIV_WASM_PAGE);
         return -1;
     }
     s->memory_cap_pages = cap;

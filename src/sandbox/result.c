@@ -221,13 +221,13 @@ viv_status viv_result_to_json(const viv_result *r, char **json, viv_error *err)
                   j->rlimits, "landlock", j->landlock_applied, "landlock_abi", j->landlock_abi,
                   "landlock_network", j->landlock_net, "landlock_scoped", j->landlock_scoped,
                   "seccomp", j->seccomp_applied);
-    rc |= json_object_set_new(o, "metadata",
-                              json_pack("{s:s, s:b, s:o, s:{s:o, s:o, s:o}}", "execution_id",
-                                        r->execution_id, "warm", r->warm, "isolation", isolation,
-                                        "files", "created",
-                                        changes_json(r, VIV_FILES_CREATED, true), "modified",
-                                        changes_json(r, VIV_FILES_MODIFIED, true), "deleted",
-                                        changes_json(r, VIV_FILES_DELETED, true)));
+    rc |=
+        json_object_set_new(o, "metadata",
+                            json_pack("{s:s, s:b, s:o, s:{s:o, s:o, s:o}}", "execution_id",
+                                      r->execution_id, "warm", r->warm, "isolation", isolation,
+                                      "files", "created", changes_json(r, VIV_FILES_CREATED, true),
+                                      "modified", changes_json(r, VIV_FILES_MODIFIED, true),
+                                      "deleted", changes_json(r, VIV_FILES_DELETED, true)));
     if (r->meta_extra != NULL) {
         rc |= json_object_update(json_object_get(o, "metadata"), r->meta_extra);
     }
