@@ -332,6 +332,11 @@ static void put_field(out_buf *b, const char *s)
     put(b, s, strlen(s));
 }
 
+bool viv_exec_spec_startup_mount(const viv_wasi_preopen *p)
+{
+    return p->readonly && strcmp(p->guest_path, VIV_PROGRAM_GUEST_DIR) != 0;
+}
+
 char *viv_exec_spec_startup_key(const viv_exec_spec *s, const char *artifact_path)
 {
     out_buf b = {0};
@@ -348,6 +353,11 @@ char *viv_exec_spec_startup_key(const viv_exec_spec *s, const char *artifact_pat
     for (size_t i = 0; i < s->npreopens; i++) {
         put_field(&b, s->preopens[i].guest_path);
         put_field(&b, s->preopens[i].readonly ? "r" : "w");
+        /* Read-only mounts are there at start-up (a guest's stdlib, the
+         * packages): what they hold is part of the configuration. */
+        if (viv_exec_spec_startup_mount(&s->preopens[i])) {
+            put_field(&b, s->preopens[i].host_path);
+        }
     }
     put(&b, "", 1);
     if (b.failed) {

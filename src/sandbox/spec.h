@@ -47,9 +47,16 @@ void viv_exec_spec_free(viv_exec_spec *s);
 int viv_exec_spec_to_memfd(const viv_exec_spec *s, int *fd);
 int viv_exec_spec_from_memfd(int fd, viv_exec_spec *s, char *err, size_t errlen);
 
+/* Whether a warm interpreter starts with this mount's own directory: the
+ * read-only ones other than the program's (a guest's stdlib, packages,
+ * data), whose contents start-up may read. The workspace and the program
+ * directory differ per execution and start as an empty placeholder. */
+bool viv_exec_spec_startup_mount(const viv_wasi_preopen *p);
+
 /* The start-up configuration a warm interpreter must share with an
- * execution to serve it: guest artifact, interpreter argv, env and the
- * preopen layout. A malloc'd string, NULL on allocation failure. */
+ * execution to serve it: guest artifact, interpreter argv, env, the
+ * preopen layout and the start-up mounts' directories. A malloc'd string,
+ * NULL on allocation failure. */
 char *viv_exec_spec_startup_key(const viv_exec_spec *s, const char *artifact_path);
 
 #endif /* VIV_SANDBOX_SPEC_H */

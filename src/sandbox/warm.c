@@ -349,11 +349,26 @@ static void log_tail(const char *dir, char *out, size_t len)
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
         buf[--n] = '\0';
     }
-    const char *last = strrchr(buf, '\n');
-    last = last ? last + 1 : buf;
+    /* The last three lines: the interpreter's own last words (such as
+     * the exception a failed pre-import raised) come before ours. */
+    const char *last = buf + n;
+    for (int lines = 0; lines < 3 && last > buf;) {
+        last--;
+        if (*last == '\n') {
+            lines++;
+        }
+    }
+    if (*last == '\n') {
+        last++;
+    }
     size_t take = strlen(last) < len ? strlen(last) : len - 1;
     memcpy(out, last, take);
     out[take] = '\0';
+    for (char *c = out; *c; c++) {
+        if (*c == '\n') {
+            *c = ' ';
+        }
+    }
 }
 
 static viv_status zygote_start(viv_warm_pool *pool, const viv_sandbox *sb,
@@ -385,10 +400,10 @@ static viv_status zygote_start(viv_warm_pool *pool, const viv_sandbox *sb,
         return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot set up the warm interpreter: %s",
                              strerror(e));
     }
-    /* The zygote's own start-up: the same argv, env and layout as the
-     * executions it serves, its program in place of theirs, and its
-     * private directory behind every mount until an execution brings its
-     * own. */
+    /* The zygote's own start-up: the same argv, env, layout and read-only
+     * mounts as the executions it serves, its program in place of theirs,
+     * and its private directory behind the workspace and program mounts
+     * until an execution brings its own. */
     viv_exec_spec boot = *spec;
     boot.owned = NULL;
     boot.nowned = 0;
@@ -410,7 +425,9 @@ static viv_status zygote_start(viv_warm_pool *pool, const viv_sandbox *sb,
     boot.argc = spec->interp_argc + 1;
     for (size_t i = 0; i < spec->npreopens; i++) {
         pre[i] = spec->preopens[i];
-        pre[i].host_path = z->dir;
+        if (!viv_exec_spec_startup_mount(&pre[i])) {
+            pre[i].host_path = z->dir;
+        }
     }
     boot.preopens = pre;
     boot.stdin_data = NULL;
