@@ -51,18 +51,7 @@ bench() {
 
 echo "native: $native ($("$native" -c 'import sys; print(sys.version.split()[0])'))"
 echo "vivarium: $viv ($runs paired runs, medians)"
-bench "print(1)" 'print(1)'
-bench "loop 3M iterations" 'x = 0
-for i in range(3_000_000):
-    x += i
-print(x)'
-bench "json/re/sort mix" 'import json, re
-data = [{"id": i, "name": f"item{i}", "tags": ["a", "b", str(i % 7)]} for i in range(20000)]
-s = json.dumps(data)
-back = json.loads(s)
-names = sorted((d["name"] for d in back), key=lambda n: n[::-1])
-hits = sum(1 for n in names if re.search(r"item(\d)\1", n))
-print(len(s), hits)'
+source "$root/bench/workloads.sh"
 
 # Metering overhead: the same loop through a metered and an unmetered build
 # of the guest (the unmetered one is compiled and cached on first use).
