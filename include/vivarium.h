@@ -47,7 +47,8 @@ typedef enum viv_status {
     VIV_EPOLICY = -4,  /* the policy is invalid (error.field names the field) */
     VIV_EHOST = -5,    /* the host could not do its part (fork, pipes, ...) */
     VIV_ENOGUEST = -6, /* the guest module has no compiled artifact */
-    VIV_EBUSY = -7     /* overloaded: the execution queue is full; retry later */
+    VIV_EBUSY = -7,    /* overloaded: the execution queue is full; retry later */
+    VIV_EEXIST = -8    /* what the call would create already exists (error.path) */
 } viv_status;
 
 typedef struct viv_error {
@@ -115,7 +116,8 @@ VIV_API viv_status viv_policy_validate(const viv_policy *p, viv_error *err);
  * stdout_max_bytes, stderr_max_bytes, timeout_seconds, mount_host_dir,
  * guest_mount_path, mount_data_dir, guest_data_path,
  * additional_readonly_mounts (array of "HOST:GUEST" strings or of tables
- * {host, guest}), argv (array of strings), preserve_logs, [env]. Relative
+ * {host, guest}), argv (array of strings), preserve_logs,
+ * require_kernel_isolation, persist_state, [env]. Relative
  * host paths are taken relative to the file's directory. An unknown key is
  * VIV_EPOLICY naming it in error.field; malformed TOML is VIV_EPOLICY with
  * "line L, column C" in the message; a missing file is VIV_ENOENT with
@@ -139,6 +141,38 @@ VIV_API viv_status viv_policy_set_preserve_logs(viv_policy *p, bool preserve, vi
  * with require=true it is refused instead (VIV_EHOST). Default false. */
 VIV_API viv_status viv_policy_set_require_kernel_isolation(viv_policy *p, bool require,
                                                            viv_error *err);
+
+/*
+ * What a session keeps of its interpreter between executions (docs/state.md).
+ *   AUTO     DURABLE for executions in a session, OFF for one-off runs.
+ *   OFF      nothing: every execution starts a fresh interpreter.
+ *   DURABLE  the session's globals (functions, classes and imports
+ *            included) are pickled after each execution into a file the
+ *            host owns, outside the workspace, and restored before the
+ *            next one; with a warm pool the interpreter itself also stays
+ *            alive between executions (LIVE), so everything persists.
+ *   LIVE     the live interpreter only: nothing is written, and state
+ *            ends when the live interpreter is evicted (the result says so).
+ *   JSON     like DURABLE, but the file holds JSON-serialisable globals
+ *            only, human-readable (the reference design's behaviour).
+ * A mode other than AUTO or OFF needs a session: elsewhere it is
+ * VIV_EPOLICY naming persist_state. TOML key: persist_state = "durable".
+ */
+typedef enum viv_state_mode {
+    VIV_STATE_AUTO = 0,
+    VIV_STATE_OFF,
+    VIV_STATE_DURABLE,
+    VIV_STATE_LIVE,
+    VIV_STATE_JSON
+} viv_state_mode;
+
+VIV_API viv_status viv_policy_set_persist_state(viv_policy *p, viv_state_mode mode,
+                                                viv_error *err);
+VIV_API viv_state_mode viv_policy_persist_state(const viv_policy *p);
+/* "auto", "off", "durable", "live", "json"; NULL for an unknown mode. */
+VIV_API const char *viv_state_mode_name(viv_state_mode mode);
+/* The reverse; VIV_EPOLICY naming persist_state for an unknown name. */
+VIV_API viv_status viv_state_mode_parse(const char *name, viv_state_mode *mode, viv_error *err);
 
 /*
  * The whole policy as TOML text (a policy file, docs/policy.md), so that it
@@ -241,6 +275,16 @@ VIV_API viv_status viv_session_workspace(viv_session_store *store, const char *i
 /* All sessions with readable metadata, sorted by id; free with free(). */
 VIV_API viv_status viv_session_list(viv_session_store *store, viv_session_info **list,
                                     size_t *count, viv_error *err);
+/*
+ * A copy of session src under the new id dst: its workspace and its saved
+ * interpreter state (docs/state.md), so that an agent can try something on
+ * the copy and throw it away. The copy appears whole or not at all.
+ * VIV_EEXIST (error.path) when dst exists, VIV_ENOENT when src does not.
+ * A live interpreter is not copied here: a warm pool's viv_warm_pool_fork
+ * does that.
+ */
+VIV_API viv_status viv_session_fork(viv_session_store *store, const char *src, const char *dst,
+                                    viv_error *err);
 /* Remove a session and its workspace. Removing a missing session is VIV_OK. */
 VIV_API viv_status viv_session_remove(viv_session_store *store, const char *id, viv_error *err);
 

@@ -32,6 +32,12 @@ const char viv_cli_policy_help[] =
     "      --session ID       run in session ID's workspace (created if needed); the files\n"
     "                         stay between runs (see vivarium session --help)\n"
     "      --sessions-dir DIR where sessions live (default ./workspace)\n"
+    "      --state MODE       what a session keeps of the interpreter between runs:\n"
+    "                         durable (default with --session: globals, functions,\n"
+    "                         classes and imports, pickled outside the workspace),\n"
+    "                         live (the interpreter itself, under vivarium serve),\n"
+    "                         json (JSON-able globals only, human-readable), off\n"
+    "                         (docs/state.md)\n"
     "      --log TARGET       structured events as JSON lines: '-' (standard output),\n"
     "                         'syslog', or a file to append to (docs/events.md)\n"
     "      --stdin FILE       give the guest FILE as its standard input ('-': ours);\n"
@@ -63,6 +69,7 @@ enum {
     OPT_LOG,
     OPT_SOCKET,
     OPT_GUEST,
+    OPT_STATE,
 };
 
 static const struct option long_options[] = {
@@ -83,6 +90,7 @@ static const struct option long_options[] = {
     {"stdin", required_argument, NULL, OPT_STDIN},
     {"session", required_argument, NULL, OPT_SESSION},
     {"sessions-dir", required_argument, NULL, OPT_SESSIONS_DIR},
+    {"state", required_argument, NULL, OPT_STATE},
     {"log", required_argument, NULL, OPT_LOG},
     {"socket", required_argument, NULL, OPT_SOCKET},
     {"help", no_argument, NULL, 'h'},
@@ -155,6 +163,11 @@ static viv_status apply_flag(viv_policy *p, int opt, const char *arg, viv_error 
         char key[1024];
         snprintf(key, sizeof key, "%.*s", (int)(eq - arg), arg);
         return viv_policy_set_env(p, key, eq + 1, err);
+    }
+    case OPT_STATE: {
+        viv_state_mode mode;
+        viv_status st = viv_state_mode_parse(arg, &mode, err);
+        return st != VIV_OK ? st : viv_policy_set_persist_state(p, mode, err);
     }
     default:
         return VIV_OK;

@@ -89,6 +89,10 @@
  *   sandbox.session.created     session_id
  *   sandbox.session.retrieved   session_id
  *   sandbox.session.deleted     session_id
+ *   sandbox.session.forked      session_id (the new one), source_id
+ *   sandbox.session.state_reset session_id, reason, set_aside (level
+ *                               warning: the saved interpreter state was
+ *                               unusable and the run went on without it)
  *
  * Pruning (level info, sandbox.session.prune.error at warning):
  *
@@ -140,6 +144,8 @@
 #define VIV_EV_SESSION_CREATED             "sandbox.session.created"
 #define VIV_EV_SESSION_RETRIEVED           "sandbox.session.retrieved"
 #define VIV_EV_SESSION_DELETED             "sandbox.session.deleted"
+#define VIV_EV_SESSION_FORKED              "sandbox.session.forked"
+#define VIV_EV_SESSION_STATE_RESET         "sandbox.session.state_reset"
 #define VIV_EV_PRUNE_STARTED               "sandbox.session.prune.started"
 #define VIV_EV_PRUNE_CANDIDATE             "sandbox.session.prune.candidate"
 #define VIV_EV_PRUNE_DELETED               "sandbox.session.prune.deleted"

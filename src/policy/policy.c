@@ -45,6 +45,8 @@ const char *viv_status_name(viv_status status)
         return "VIV_ENOGUEST";
     case VIV_EBUSY:
         return "VIV_EBUSY";
+    case VIV_EEXIST:
+        return "VIV_EEXIST";
     }
     return "VIV_UNKNOWN";
 }
@@ -147,6 +149,7 @@ viv_status viv_policy_copy(const viv_policy *src, viv_policy **out, viv_error *e
     p->timeout_seconds = src->timeout_seconds;
     p->preserve_logs = src->preserve_logs;
     p->require_kernel_isolation = src->require_kernel_isolation;
+    p->persist_state = src->persist_state;
     viv_status st = VIV_OK;
     if (!dup_str(&p->workspace, src->workspace) ||
         !dup_str(&p->guest_mount_path, src->guest_mount_path) ||
@@ -265,6 +268,50 @@ viv_status viv_policy_set_require_kernel_isolation(viv_policy *p, bool require, 
     NEED_POLICY(p);
     p->require_kernel_isolation = require;
     return VIV_OK;
+}
+
+static const char *const state_mode_names[] = {
+    [VIV_STATE_AUTO] = "auto",       [VIV_STATE_OFF] = "off",   [VIV_STATE_DURABLE] = "durable",
+    [VIV_STATE_LIVE] = "live",       [VIV_STATE_JSON] = "json",
+};
+
+const char *viv_state_mode_name(viv_state_mode mode)
+{
+    if ((unsigned)mode >= sizeof state_mode_names / sizeof *state_mode_names) {
+        return NULL;
+    }
+    return state_mode_names[mode];
+}
+
+viv_status viv_state_mode_parse(const char *name, viv_state_mode *mode, viv_error *err)
+{
+    for (size_t i = 0; name != NULL && i < sizeof state_mode_names / sizeof *state_mode_names;
+         i++) {
+        if (strcmp(name, state_mode_names[i]) == 0) {
+            *mode = (viv_state_mode)i;
+            return VIV_OK;
+        }
+    }
+    return viv_error_set(err, VIV_EPOLICY, "persist_state", NULL,
+                         "persist_state must be one of auto, off, durable, live, json (got "
+                         "\"%.64s\")",
+                         name ? name : "(null)");
+}
+
+viv_status viv_policy_set_persist_state(viv_policy *p, viv_state_mode mode, viv_error *err)
+{
+    NEED_POLICY(p);
+    if (viv_state_mode_name(mode) == NULL) {
+        return viv_error_set(err, VIV_EPOLICY, "persist_state", NULL,
+                             "persist_state %d is not a state mode", (int)mode);
+    }
+    p->persist_state = mode;
+    return VIV_OK;
+}
+
+viv_state_mode viv_policy_persist_state(const viv_policy *p)
+{
+    return p != NULL ? p->persist_state : VIV_STATE_AUTO;
 }
 
 viv_status viv_policy_set_data_dir(viv_policy *p, const char *dir, viv_error *err)

@@ -52,6 +52,8 @@ struct viv_policy {
     /* Refuse to run where the kernel lacks Landlock or seccomp, instead of
      * running with the WebAssembly wall alone and saying so. */
     bool require_kernel_isolation;
+    /* What a session keeps of the interpreter between executions. */
+    viv_state_mode persist_state;
 };
 
 /* Fill err (may be NULL) and return status; used by every layer above. */

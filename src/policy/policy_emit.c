@@ -145,6 +145,7 @@ viv_status viv_policy_to_toml(const viv_policy *p, char **toml, size_t *len, viv
     putf(&b, "timeout_seconds = %s%s\n", num, strpbrk(num, ".e") ? "" : ".0");
     putf(&b, "preserve_logs = %s\n", p->preserve_logs ? "true" : "false");
     putf(&b, "require_kernel_isolation = %s\n", p->require_kernel_isolation ? "true" : "false");
+    putf(&b, "persist_state = \"%s\"\n", viv_state_mode_name(p->persist_state));
     if (p->workspace != NULL) {
         put(&b, "mount_host_dir = ", 17);
         put_string(&b, p->workspace, "mount_host_dir", &st, err);

@@ -200,6 +200,13 @@ enum key_kind {
     KEY_ENV
 };
 
+static viv_status set_persist_state(viv_policy *p, const char *name, viv_error *err)
+{
+    viv_state_mode mode;
+    viv_status st = viv_state_mode_parse(name, &mode, err);
+    return st != VIV_OK ? st : viv_policy_set_persist_state(p, mode, err);
+}
+
 static const struct policy_key {
     const char *name;
     enum key_kind kind;
@@ -219,6 +226,7 @@ static const struct policy_key {
     {"argv", KEY_ARGV, NULL, NULL},
     {"preserve_logs", KEY_BOOL, NULL, NULL},
     {"require_kernel_isolation", KEY_BOOL, NULL, NULL},
+    {"persist_state", KEY_STRING, NULL, set_persist_state},
     {"env", KEY_ENV, NULL, NULL},
 };
 

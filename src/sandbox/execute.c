@@ -254,7 +254,7 @@ static void mark_cancelled(viv_result *res, const viv_exec_options *opts, const 
 
 viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
                                  const char *workspace, const viv_exec_options *opts,
-                                 viv_result *res, viv_error *err)
+                                 const char *state_format, viv_result *res, viv_error *err)
 {
     const viv_policy *p = sb->policy;
     res->out.cap_bytes = (size_t)p->stdout_max_bytes;
@@ -295,7 +295,8 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
 
     viv_exec_spec spec;
     viv_status st =
-        viv_exec_spec_build(&spec, sb, program_dir, program_name, workspace, opts, 0, err);
+        viv_exec_spec_build(&spec, sb, program_dir, program_name, workspace, opts, state_format,
+                            0, err);
     if (st == VIV_OK && sb->warm != NULL) {
         /* A zygote's own start-up is not the execution's time. */
         viv_warm_prepare(sb->warm, sb, &spec);

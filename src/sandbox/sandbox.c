@@ -14,6 +14,7 @@
 #include "compile.h"
 #include "sandbox_internal.h"
 #include "session_internal.h"
+#include "state.h"
 #include "warm.h"
 
 #ifndef VIV_DEFAULT_GUEST
@@ -360,6 +361,12 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
         return viv_error_set(err, VIV_ENOENT, NULL, sb->wasm_path, "guest module %s: %s",
                              sb->wasm_path, strerror(errno));
     }
+    /* Validation (a second file) runs our own program: no state. */
+    viv_state_plan state = {VIV_STATE_OFF, ""};
+    if (aux_name == NULL &&
+        (st = viv_state_plan_make(sb->policy, opts->sessions != NULL, &state, err)) != VIV_OK) {
+        return st;
+    }
     viv_result *res = calloc(1, sizeof *res);
     workspace_plan ws = {0};
     if (res == NULL) {
@@ -395,12 +402,18 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
         st = viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
         goto done;
     }
+    if (res->session_id != NULL &&
+        (st = viv_state_prepare(&state, program_dir, opts->sessions, res->session_id, err)) !=
+            VIV_OK) {
+        goto done;
+    }
     snapshot_before(&ws);
     viv_log_new_execution_id(res->execution_id);
     viv_sandbox_log_start(sb, res->execution_id, res->session_id);
-    st = viv_sandbox_run_child(sb, program_dir, main_name, ws.path, opts, res, err);
+    st = viv_sandbox_run_child(sb, program_dir, main_name, ws.path, opts, state.format, res, err);
     if (st == VIV_OK) {
         viv_sandbox_attach_guidance(sb, res);
+        viv_state_finish(sb, &state, program_dir, opts->sessions, res->session_id, res);
         snapshot_after(&ws, res);
         if (res->session_id != NULL) {
             viv_error terr;

@@ -73,6 +73,7 @@ struct viv_result {
     uint32_t nsecurity;      /* kept in security[] */
     uint32_t security_total; /* seen, including those not kept */
     bool warm;               /* served by a warm interpreter */
+    bool live;               /* ...one kept alive for its session (state.h) */
     json_t *meta_extra;      /* batteries, fuel, hint: merged into metadata; owned */
 };
 
@@ -109,6 +110,6 @@ void viv_sandbox_attach_guidance(const viv_sandbox *sb, viv_result *res);
 /* Run one execution in a child process (execute.c). */
 viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
                                  const char *workspace, const viv_exec_options *opts,
-                                 viv_result *res, viv_error *err);
+                                 const char *state_format, viv_result *res, viv_error *err);
 
 #endif /* VIV_SANDBOX_INTERNAL_H */

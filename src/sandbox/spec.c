@@ -14,10 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "runner.h"
 #include "spec.h"
 
 #define SPEC_MAGIC   0x56495645u /* "VIVE" */
-#define SPEC_VERSION 1u
+#define SPEC_VERSION 2u
 #define SPEC_MAX_LEN ((uint64_t)1 << 31)
 
 typedef struct spec_header {
@@ -27,6 +28,7 @@ typedef struct spec_header {
     double timeout_s;
     uint32_t require_kernel_isolation, allow_unmetered;
     uint32_t argc, interp_argc, envc, npreopens;
+    uint32_t runner_argc, live;
     uint64_t stdin_len, total_len;
 } spec_header;
 
@@ -47,12 +49,16 @@ static char *keep(viv_exec_spec *s, char *str)
 
 viv_status viv_exec_spec_build(viv_exec_spec *s, const viv_sandbox *sb, const char *program_dir,
                                const char *program_name, const char *workspace,
-                               const viv_exec_options *opts, uint64_t deadline_ns, viv_error *err)
+                               const viv_exec_options *opts, const char *state_format,
+                               uint64_t deadline_ns, viv_error *err)
 {
     const viv_policy *p = sb->policy;
     *s = (viv_exec_spec){0};
+    s->state_format = state_format != NULL ? state_format : "";
+    bool state_files = s->state_format[0] != '\0';
+    s->runner_argc = state_files ? 1 : 0;
     s->interp_argc = p->argc;
-    s->argc = p->argc + 1 + opts->nargs;
+    s->argc = p->argc + s->runner_argc + 1 + opts->nargs;
     s->envc = p->nenv;
     s->npreopens = 2 + (p->data_dir != NULL) + p->nmounts + sb->guest.nmounts;
     s->argv = calloc(s->argc, sizeof *s->argv);
@@ -70,9 +76,12 @@ viv_status viv_exec_spec_build(viv_exec_spec *s, const viv_sandbox *sb, const ch
         goto oom;
     }
     snprintf(program, n, "%s/%s", VIV_PROGRAM_GUEST_DIR, program_name);
-    s->argv[p->argc] = program;
+    if (state_files) {
+        s->argv[p->argc] = VIV_PROGRAM_GUEST_DIR "/" VIV_RUNNER_FILE;
+    }
+    s->argv[p->argc + s->runner_argc] = program;
     for (size_t i = 0; i < opts->nargs; i++) {
-        s->argv[p->argc + 1 + i] = opts->args[i];
+        s->argv[p->argc + s->runner_argc + 1 + i] = opts->args[i];
     }
     for (size_t i = 0; i < p->nenv; i++) {
         size_t kn = strlen(p->env[i].key) + strlen(p->env[i].value) + 2;
@@ -91,7 +100,7 @@ viv_status viv_exec_spec_build(viv_exec_spec *s, const viv_sandbox *sb, const ch
     for (size_t i = 0; i < p->nmounts; i++) {
         s->preopens[k++] = (viv_wasi_preopen){p->mounts[i].host, p->mounts[i].guest, true};
     }
-    s->preopens[k++] = (viv_wasi_preopen){program_dir, VIV_PROGRAM_GUEST_DIR, true};
+    s->preopens[k++] = (viv_wasi_preopen){program_dir, VIV_PROGRAM_GUEST_DIR, !state_files};
     /* What the guest itself needs (its stdlib), from its descriptor. */
     for (size_t i = 0; i < sb->guest.nmounts; i++) {
         s->preopens[k++] =
@@ -179,6 +188,8 @@ int viv_exec_spec_to_memfd(const viv_exec_spec *s, int *fd)
         .interp_argc = (uint32_t)s->interp_argc,
         .envc = (uint32_t)s->envc,
         .npreopens = (uint32_t)s->npreopens,
+        .runner_argc = (uint32_t)s->runner_argc,
+        .live = s->live,
         .stdin_len = s->stdin_len,
     };
     out_buf b = {0};
@@ -194,6 +205,7 @@ int viv_exec_spec_to_memfd(const viv_exec_spec *s, int *fd)
         put_str(&b, s->preopens[i].guest_path);
         put_str(&b, s->preopens[i].readonly ? "r" : "w");
     }
+    put_str(&b, s->state_format != NULL ? s->state_format : "");
     if (s->stdin_len > 0) {
         put(&b, s->stdin_data, s->stdin_len);
     }
@@ -269,7 +281,8 @@ int viv_exec_spec_from_memfd(int fd, viv_exec_spec *s, char *err, size_t errlen)
     spec_header h;
     memcpy(&h, map, sizeof h);
     if (h.magic != SPEC_MAGIC || h.version != SPEC_VERSION || h.total_len != len ||
-        h.interp_argc >= h.argc || h.argc > 100000 || h.envc > 100000 || h.npreopens > 1000 ||
+        h.interp_argc >= h.argc || h.runner_argc > 1 || h.interp_argc + h.runner_argc >= h.argc ||
+        h.argc > 100000 || h.envc > 100000 || h.npreopens > 1000 ||
         h.stdin_len > len) {
         snprintf(err, errlen, "execution spec: bad header");
         viv_exec_spec_free(s);
@@ -305,6 +318,9 @@ int viv_exec_spec_from_memfd(int fd, viv_exec_spec *s, char *err, size_t errlen)
             s->preopens[i] = (viv_wasi_preopen){host, guest, mode[0] == 'r'};
         }
     }
+    const char *format = ok ? take_str(base, strings_end, &pos) : NULL;
+    ok = ok && format != NULL &&
+         (format[0] == '\0' || strcmp(format, "pickle") == 0 || strcmp(format, "json") == 0);
     if (!ok || pos != strings_end) {
         snprintf(err, errlen, "execution spec: malformed strings");
         viv_exec_spec_free(s);
@@ -320,6 +336,9 @@ int viv_exec_spec_from_memfd(int fd, viv_exec_spec *s, char *err, size_t errlen)
     s->timeout_s = h.timeout_s;
     s->require_kernel_isolation = h.require_kernel_isolation != 0;
     s->allow_unmetered = h.allow_unmetered != 0;
+    s->state_format = format;
+    s->runner_argc = h.runner_argc;
+    s->live = h.live != 0;
     return 0;
 }
 
@@ -352,7 +371,10 @@ char *viv_exec_spec_startup_key(const viv_exec_spec *s, const char *artifact_pat
     put_field(&b, "preopens");
     for (size_t i = 0; i < s->npreopens; i++) {
         put_field(&b, s->preopens[i].guest_path);
-        put_field(&b, s->preopens[i].readonly ? "r" : "w");
+        /* The private directory is writable for executions with state;
+         * each execution brings its own, so one interpreter serves both. */
+        bool private_dir = strcmp(s->preopens[i].guest_path, VIV_PROGRAM_GUEST_DIR) == 0;
+        put_field(&b, private_dir ? "p" : s->preopens[i].readonly ? "r" : "w");
         /* Read-only mounts are there at start-up (a guest's stdlib, the
          * packages): what they hold is part of the configuration. */
         if (viv_exec_spec_startup_mount(&s->preopens[i])) {

@@ -29,6 +29,13 @@ typedef struct viv_exec_spec {
     int64_t fuel;
     double timeout_s;
     bool require_kernel_isolation, allow_unmetered;
+    /* Interpreter state (state.h): what the runner does with state files
+     * ("", "pickle", "json"); whether argv holds the session runner
+     * before the program (cold runs with state files); whether the
+     * interpreter stays alive for the session's next execution. */
+    const char *state_format;
+    size_t runner_argc;
+    bool live;
     /* Storage behind the pointers above. */
     char **owned;
     size_t nowned;
@@ -36,11 +43,14 @@ typedef struct viv_exec_spec {
     size_t map_len;
 } viv_exec_spec;
 
-/* From the sandbox's policy and the call: argv = policy argv +
- * VIV_PROGRAM_GUEST_DIR/program_name + opts args. */
+/* From the sandbox's policy and the call: argv = policy argv + [the
+ * session runner, when state has files] + VIV_PROGRAM_GUEST_DIR/program_name
+ * + opts args. state_format: as in the struct (NULL: ""). With state, the
+ * private directory is writable (the runner leaves its files there). */
 viv_status viv_exec_spec_build(viv_exec_spec *s, const viv_sandbox *sb, const char *program_dir,
                                const char *program_name, const char *workspace,
-                               const viv_exec_options *opts, uint64_t deadline_ns, viv_error *err);
+                               const viv_exec_options *opts, const char *state_format,
+                               uint64_t deadline_ns, viv_error *err);
 void viv_exec_spec_free(viv_exec_spec *s);
 
 /* Serialise into a new sealed memfd (returned in *fd), or parse one. */

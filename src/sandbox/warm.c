@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "fdpass.h"
+#include "runner.h"
 #include "spec.h"
 #include "warm.h"
 #include "zygote.h"
@@ -312,13 +313,13 @@ static const char *cold_only_reason(const viv_exec_spec *spec)
            "which a warm interpreter cannot change";
 }
 
-static int write_file(const char *path, const char *text)
+static int write_bytes(const char *path, const char *text, size_t len)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         return -1;
     }
-    size_t len = strlen(text), off = 0;
+    size_t off = 0;
     while (off < len) {
         ssize_t n = write(fd, text + off, len - off);
         if (n < 0 && errno == EINTR) {
@@ -331,6 +332,11 @@ static int write_file(const char *path, const char *text)
         off += (size_t)n;
     }
     return close(fd);
+}
+
+static int write_file(const char *path, const char *text)
+{
+    return write_bytes(path, text, strlen(text));
 }
 
 static void log_tail(const char *dir, char *out, size_t len)
@@ -383,12 +389,19 @@ static viv_status zygote_start(viv_warm_pool *pool, const viv_sandbox *sb,
     }
     char path[4200];
     snprintf(path, sizeof path, "%s/zygote.py", z->dir);
-    char *program = viv_zygote_program(pool->preimports, pool->npreimports);
+    char *program = viv_runner_zygote_program(pool->preimports, pool->npreimports);
     if (program == NULL || write_file(path, program) != 0) {
         free(program);
         return viv_error_set(err, VIV_EHOST, NULL, path, "cannot write %s", path);
     }
     free(program);
+    /* Loaded once at start-up, for the executions that keep state. */
+    size_t mlen = 0;
+    const char *module = viv_runner_state_module(&mlen);
+    snprintf(path, sizeof path, "%s/" VIV_STATE_MODULE_FILE, z->dir);
+    if (write_bytes(path, module, mlen) != 0) {
+        return viv_error_set(err, VIV_EHOST, NULL, path, "cannot write %s", path);
+    }
     snprintf(path, sizeof path, "%s/zygote.log", z->dir);
     int log = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     int sv[2];
@@ -650,7 +663,7 @@ viv_status viv_sandbox_prewarm(viv_sandbox *sb, viv_error *err)
     char dir[] = "/";
     viv_exec_options none = {0};
     viv_exec_spec spec;
-    viv_status st = viv_exec_spec_build(&spec, sb, dir, "main.py", dir, &none, 0, err);
+    viv_status st = viv_exec_spec_build(&spec, sb, dir, "main.py", dir, &none, NULL, 0, err);
     if (st != VIV_OK) {
         return st;
     }

@@ -34,141 +34,6 @@
 #include "fdpass.h"
 #include "zygote.h"
 
-/* The guest program. Line numbers and __main__ are the user's: the code is
- * compiled under its own file name and runs in a fresh __main__ module, and
- * our frames are cut from tracebacks. */
-static const char program_head[] =
-    "# Vivarium's warm interpreter (not user code).\n"
-    "import os, sys\n"
-    "\n"
-    "def _vivarium_wait(preimports):\n"
-    "    for name in preimports:\n"
-    "        try:\n"
-    "            __import__(name)\n"
-    "        except Exception:\n"
-    "            pass\n"
-    "    import atexit, builtins, gc, types\n"
-    "    # The first compile() pays a one-time set-up; pay it here, once.\n"
-    "    compile(b'def f(a, *b, **c):\\n    return [x for x in a if x] or f\"{c!r:>3}\"\\n',\n"
-    "            '<vivarium>', 'exec', dont_inherit=True)\n"
-    "    gc.collect()\n"
-    "    # Start-up's objects live as long as the zygote: collections in an\n"
-    "    # execution skip them (cheaper, and their pages stay shared).\n"
-    "    gc.freeze()\n"
-    "    sys.stdout.flush()\n"
-    "    sys.stderr.flush()\n"
-    "\n"
-    "    def read_exact(n):\n"
-    "        buf = b''\n"
-    "        while len(buf) < n:\n"
-    "            chunk = os.read(0, n - len(buf))\n"
-    "            if not chunk:\n"
-    "                raise SystemExit(70)\n"
-    "            buf += chunk\n"
-    "        return buf\n"
-    "\n"
-    "    # The host forks inside this read; it returns in each execution.\n"
-    "    size = int.from_bytes(read_exact(8), 'little')\n"
-    "    fields = iter(read_exact(size).split(b'\\0'))\n"
-    "    argv = [os.fsdecode(next(fields)) for _ in range(int(next(fields)))]\n"
-    "    env = [next(fields) for _ in range(int(next(fields)))]\n"
-    "    sys.argv = argv\n"
-    "    sys.orig_argv = sys.orig_argv[:-1] + argv\n"
-    "    os.environ.clear()\n"
-    "    for item in env:\n"
-    "        key, _, value = item.partition(b'=')\n"
-    "        os.environ[os.fsdecode(key)] = os.fsdecode(value)\n"
-    "    rnd = sys.modules.get('random')\n"
-    "    if rnd is not None:\n"
-    "        rnd.seed()\n"
-    "    main = types.ModuleType('__main__')\n"
-    "    main.__file__ = argv[0]\n"
-    "    main.__cached__ = None\n"
-    "    main.__builtins__ = builtins\n"
-    "    loader = getattr(sys.modules['__main__'], '__loader__', None)\n"
-    "    if loader is not None:\n"
-    "        main.__loader__ = type(loader)('__main__', argv[0])\n"
-    "    sys.modules['__main__'] = main\n"
-    "    # Our module frame sits under the program's: give it its own room, so\n"
-    "    # that recursion ends at the same depth of the program as when cold.\n"
-    "    sys.setrecursionlimit(sys.getrecursionlimit() + 1)\n"
-    "    return main, argv[0]\n"
-    "\n";
-
-static const char program_tail[] =
-    "del _vivarium_wait\n"
-    "\n"
-    "def _vivarium_end(status):\n"
-    "    # What interpreter shutdown would do that a program can observe (exit\n"
-    "    # handlers, objects only the program held being released, buffered\n"
-    "    # output written), without tearing down every module: this process\n"
-    "    # ends here and the zygote it came from is untouched.\n"
-    "    import atexit, gc\n"
-    "    atexit._run_exitfuncs()\n"
-    "    _main.__dict__.clear()\n"
-    "    gc.collect()\n"
-    "    for stream in (sys.stdout, sys.stderr):\n"
-    "        try:\n"
-    "            stream.flush()\n"
-    "        except BaseException:\n"
-    "            pass\n"
-    "    os._exit(status)\n"
-    "\n"
-    "try:\n"
-    "    with open(_path, 'rb') as _f:\n"
-    "        _src = _f.read()\n"
-    "    if sys.version_info < (3, 12):\n"
-    "        # Before 3.12 the interpreter read a program file only up to\n"
-    "        # its first NUL byte; compile() refuses one instead.\n"
-    "        _src = _src.split(b'\\0', 1)[0]\n"
-    "    _code = compile(_src, _path, 'exec', dont_inherit=True)\n"
-    "    del _src\n"
-    "    del _f\n"
-    "    exec(_code, _main.__dict__)\n"
-    "except SystemExit as _e:\n"
-    "    _c = _e.code\n"
-    "    if _c is None:\n"
-    "        _status = 0\n"
-    "    elif isinstance(_c, int):\n"
-    "        _status = _c\n"
-    "    else:\n"
-    "        try:\n"
-    "            print(_c, file=sys.stderr)\n"
-    "        except BaseException:\n"
-    "            pass\n"
-    "        _status = 1\n"
-    "    del _e, _c\n"
-    "except BaseException as _e:\n"
-    "    _tb = _e.__traceback__\n"
-    "    while _tb is not None and _tb.tb_frame.f_code.co_filename == __file__:\n"
-    "        _tb = _tb.tb_next\n"
-    "    _e.__traceback__ = _tb\n"
-    "    sys.excepthook(type(_e), _e, _tb)\n"
-    "    del _e, _tb\n"
-    "    _status = 1\n"
-    "else:\n"
-    "    _status = 0\n"
-    "_vivarium_end(_status)\n";
-
-char *viv_zygote_program(char *const *preimports, size_t npreimports)
-{
-    size_t n = sizeof program_head + sizeof program_tail + 64;
-    for (size_t i = 0; i < npreimports; i++) {
-        n += strlen(preimports[i]) + 4;
-    }
-    char *out = malloc(n);
-    if (out == NULL) {
-        return NULL;
-    }
-    size_t len = (size_t)snprintf(out, n, "%s_main, _path = _vivarium_wait([", program_head);
-    for (size_t i = 0; i < npreimports; i++) {
-        /* Names were checked to be dotted identifiers: no quoting needed. */
-        len += (size_t)snprintf(out + len, n - len, "'%s', ", preimports[i]);
-    }
-    snprintf(out + len, n - len, "])\n%s", program_tail);
-    return out;
-}
-
 /* --- the zygote -------------------------------------------------------------- */
 
 /* The guest pages a small execution writes, learned from the first one
@@ -252,12 +117,16 @@ static int send_reply(int ctl, pid_t pid, int error, int pidfd)
     return viv_fdpass_send(ctl, &reply, sizeof reply, &pidfd, pidfd >= 0 ? 1 : 0);
 }
 
-/* The request's payload for our guest program, followed by the user's
- * stdin: an 8-byte length, then "argc\0argv...\0envc\0env...\0". */
+/* The request's payload for our guest program (runner.c), followed by the
+ * user's stdin: an 8-byte length, then
+ * "argc\0argv...\0envc\0env...\0state format\0live\0". The session
+ * runner of cold executions is not part of it: the zygote's program is
+ * its own runner. */
 static uint8_t *request_stdin(const viv_exec_spec *s, size_t *len)
 {
-    size_t payload = 48;
-    for (size_t i = s->interp_argc; i < s->argc; i++) {
+    size_t first = s->interp_argc + s->runner_argc;
+    size_t payload = 64 + strlen(s->state_format);
+    for (size_t i = first; i < s->argc; i++) {
         payload += strlen(s->argv[i]) + 1;
     }
     for (size_t i = 0; i < s->envc; i++) {
@@ -269,8 +138,8 @@ static uint8_t *request_stdin(const viv_exec_spec *s, size_t *len)
     }
     char *p = (char *)buf + 8;
     size_t used = 0;
-    used += (size_t)snprintf(p + used, payload - used, "%zu", s->argc - s->interp_argc) + 1;
-    for (size_t i = s->interp_argc; i < s->argc; i++) {
+    used += (size_t)snprintf(p + used, payload - used, "%zu", s->argc - first) + 1;
+    for (size_t i = first; i < s->argc; i++) {
         memcpy(p + used, s->argv[i], strlen(s->argv[i]) + 1);
         used += strlen(s->argv[i]) + 1;
     }
@@ -279,6 +148,8 @@ static uint8_t *request_stdin(const viv_exec_spec *s, size_t *len)
         memcpy(p + used, s->env[i], strlen(s->env[i]) + 1);
         used += strlen(s->env[i]) + 1;
     }
+    used += (size_t)snprintf(p + used, payload - used, "%s", s->state_format) + 1;
+    used += (size_t)snprintf(p + used, payload - used, "%d", s->live ? 1 : 0) + 1;
     for (int i = 0; i < 8; i++) {
         buf[i] = (uint8_t)((uint64_t)used >> (8 * i));
     }

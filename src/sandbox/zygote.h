@@ -47,7 +47,5 @@ typedef struct viv_zygote_boot {
 /* Runs in a process freshly forked from the library; never returns. */
 __attribute__((noreturn)) void viv_zygote_main(const viv_zygote_boot *boot);
 
-/* The guest program a zygote runs (Python), given the pre-imports; malloc'd. */
-char *viv_zygote_program(char *const *preimports, size_t npreimports);
 
 #endif /* VIV_SANDBOX_ZYGOTE_H */

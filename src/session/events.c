@@ -71,3 +71,13 @@ void viv_session_events_prune(viv_session_store *store, double older_than_s, boo
                    (json_int_t)r->ndeleted, "skipped_count", (json_int_t)r->nskipped,
                    "reclaimed_bytes", (json_int_t)r->reclaimed_bytes));
 }
+
+void viv_session_event_fork(viv_session_store *store, const char *id, const char *source_id)
+{
+    if (!viv_log_enabled(store->logger, VIV_LOG_INFO)) {
+        return;
+    }
+    json_t *f = json_pack("{s:s, s:s}", "session_id", id, "source_id", source_id);
+    viv_log_emit(store->logger, VIV_LOG_INFO, VIV_EV_SESSION_FORKED, NULL, f);
+    json_decref(f);
+}

@@ -17,6 +17,9 @@
 
 #define VIV_SESSION_META      "session.json"
 #define VIV_SESSION_WORKSPACE "workspace"
+/* The saved interpreter state (state.c), and the last unusable one. */
+#define VIV_SESSION_STATE          "state"
+#define VIV_SESSION_STATE_UNUSABLE "state.unusable"
 #define VIV_SESSION_VERSION   1
 #define VIV_SESSION_ID_MAX    64
 /* viv_session_files refuses to return more paths than this. */
@@ -69,6 +72,23 @@ uint64_t viv_session_tree_bytes(int dirfd);
  * entered. Works on trees of any depth with a bounded number of fds. A
  * missing name is success. Returns 0 or -1 with errno set. */
 int viv_session_rmtree_at(int dirfd, const char *name);
+
+/* Rewrite the metadata in the session directory dirfd for id, created and
+ * updated now (a fork's copy). 0 or -1 with errno. */
+int viv_session_meta_rewrite(int dirfd, const char *id);
+void viv_session_event_fork(viv_session_store *store, const char *id, const char *source_id);
+
+/* The saved state (state.c). *fd is -1 when the session has none. */
+viv_status viv_session_state_open(viv_session_store *store, const char *id, int *fd,
+                                  viv_error *err);
+/* Replace the saved state with the rest of src_fd, atomically. */
+viv_status viv_session_state_install(viv_session_store *store, const char *id, int src_fd,
+                                     viv_error *err);
+/* Move an unusable state out of the way (to state.unusable, replacing an
+ * older one); where (may be NULL) gets its new path, or "" if there was
+ * none. */
+viv_status viv_session_state_set_aside(viv_session_store *store, const char *id, char *where,
+                                       size_t wlen, viv_error *err);
 
 /* 16 random bytes from getrandom(2), hex-encoded into out[33]. */
 int viv_session_random_hex(char out[33]);
