@@ -111,6 +111,12 @@ void viv_engine_poll_deadline(void);
  */
 int viv_engine_rearm(const viv_engine_limits *limits, char *err, size_t errlen);
 
+/* A live interpreter between two executions, called from inside an
+ * import: what the guest used since the last rearm (fuel, memory pages,
+ * whether the cap was hit) as out, with end VIV_END_RETURNED for the
+ * caller to adjust; the deadline timer stops until the next rearm. */
+void viv_engine_pause(viv_engine_outcome *out);
+
 /* Linear memory pages of the running guest (0 when none is running). */
 uint32_t viv_engine_current_pages(void);
 /* Where the running guest's linear memory is, and its size in wasm pages

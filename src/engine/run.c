@@ -358,10 +358,28 @@ int viv_engine_rearm(const viv_engine_limits *limits, char *err, size_t errlen)
         *s->fuel = limits->fuel;
     }
     /* Timers are not inherited across fork: whatever the zygote had is
-     * gone, and this process arms its own. */
+     * gone, and this process arms its own. (A live interpreter stopped
+     * its own in viv_engine_pause.) */
     act->timer_armed = false;
     arm_deadline(act);
     return 0;
+}
+
+void viv_engine_pause(viv_engine_outcome *out)
+{
+    *out = (viv_engine_outcome){.end = VIV_END_RETURNED};
+    activation *act = current_activation;
+    viv_store *s = act != NULL ? act->store : NULL;
+    if (s == NULL || !s->active) {
+        return;
+    }
+    disarm_deadline(act);
+    if (s->fuel != NULL) {
+        int64_t left = *s->fuel;
+        out->fuel_consumed = left < 0 ? act->limits.fuel : act->limits.fuel - left;
+    }
+    out->memory_pages = s->memory != NULL ? s->memory->pages : 0;
+    out->memory_cap_hit = s->memory_cap_hit;
 }
 
 #define DEFAULT_STACK_BYTES ((size_t)128 << 20)

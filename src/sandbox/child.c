@@ -12,6 +12,10 @@
 
 #include "child.h"
 
+/* A live interpreter's CPU backstop over its whole life: past it, the
+ * process ends, and the session goes on from its saved state. */
+#define VIV_LIVE_CPU_SECONDS 3600u
+
 static void child_on_exit(void *user, uint32_t code)
 {
     (void)user;
@@ -26,7 +30,12 @@ static void child_on_deadline(void *user)
 
 static void child_on_security(void *user, viv_wasi_security_kind kind, const char *guest_path)
 {
-    viv_child_report *rep = user;
+    viv_child_note_security(user, kind, guest_path);
+}
+
+void viv_child_note_security(viv_child_report *rep, viv_wasi_security_kind kind,
+                             const char *guest_path)
+{
     rep->security_total++;
     if (rep->nsecurity < VIV_MAX_SECURITY_EVENTS) {
         viv_security_event *e = &rep->security[rep->nsecurity++];
@@ -69,19 +78,22 @@ viv_engine_limits viv_child_limits(const viv_exec_spec *s)
 }
 
 int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, int err_fd,
-                         int extra_fd, uint64_t extra_as, viv_child_report *rep)
+                         const int *extra_fds, size_t nextra, uint64_t extra_as,
+                         viv_child_report *rep)
 {
     /* 0-2 are /dev/null or our pipes: keeping them stops a guest file from
      * landing on fd 2, where glibc's fatal messages go. */
-    int keep[6 + 1100];
+    int keep[10 + 1100];
     size_t nkeep = 0;
     keep[nkeep++] = STDIN_FILENO;
     keep[nkeep++] = STDOUT_FILENO;
     keep[nkeep++] = STDERR_FILENO;
     keep[nkeep++] = out_fd;
     keep[nkeep++] = err_fd;
-    if (extra_fd >= 0) {
-        keep[nkeep++] = extra_fd;
+    for (size_t i = 0; i < nextra && i < 4; i++) {
+        if (extra_fds[i] >= 0) {
+            keep[nkeep++] = extra_fds[i];
+        }
     }
     size_t nhost = viv_wasi_host_fds(w, keep + nkeep, sizeof keep / sizeof keep[0] - nkeep);
     const char *rw_dirs[4 + VIV_POLICY_MAX_MOUNTS + VIV_GUEST_MAX_MOUNTS];
@@ -112,11 +124,13 @@ int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, 
         .nro_dirs = nro,
         .as_bytes = as_bytes,
         /* CPU time is a backstop behind the deadline, never the limit. */
-        .cpu_seconds =
-            s->timeout_s > 0 ? (uint64_t)s->timeout_s + 1 + VIV_JAIL_CPU_MARGIN_SECONDS : 0,
+        .cpu_seconds = s->live             ? VIV_LIVE_CPU_SECONDS
+                       : s->timeout_s > 0 ? (uint64_t)s->timeout_s + 1 + VIV_JAIL_CPU_MARGIN_SECONDS
+                                          : 0,
         .fsize_bytes = 0,
         .nofile = 0,
         .require_kernel_isolation = s->require_kernel_isolation,
+        .allow_recvmsg = s->live,
     };
     char jerr[sizeof rep->setup_error - 32];
     if (viv_jail_apply(&jcfg, &rep->jail, jerr, sizeof jerr) != 0) {

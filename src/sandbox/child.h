@@ -24,6 +24,7 @@ typedef struct viv_child_report {
     viv_wasi_output_stats output;
     viv_jail_report jail; /* what the jail put in force */
     int test_hook_errno;  /* VIV_TEST_HOOKS builds only */
+    int live_continues;   /* a live interpreter ended the execution and waits */
     char setup_error[512];
 } viv_child_report;
 
@@ -32,16 +33,25 @@ typedef struct viv_child_report {
 void viv_child_wasi_config(const viv_exec_spec *s, int out_fd, int err_fd, viv_child_report *rep,
                            viv_wasi_config *cfg);
 
+/* What the WASI security callback does with rep (for callers that
+ * install their own callback with another user pointer). */
+void viv_child_note_security(viv_child_report *rep, viv_wasi_security_kind kind,
+                             const char *guest_path);
+
 /* Engine limits for spec's execution (whose process ends after the run). */
 viv_engine_limits viv_child_limits(const viv_exec_spec *s);
 
 /* The second wall (jail.h), entered after WASI opened its preopens and
- * before any of the user's code exists. extra_fd (or -1) is one more host
- * descriptor of ours to keep, never the guest's. extra_as is the address space
- * still to be mapped (the engine's, for a cold child; none for a warm one).
- * Returns -1 with rep->setup_error set. */
+ * before any of the user's code exists. extra_fds are more host
+ * descriptors of ours to keep, never the guest's (-1 entries are
+ * skipped). extra_as is the address space still to be mapped (the
+ * engine's, for a cold child; none for a warm one). A live interpreter
+ * (s->live) may also receive descriptors and gets a CPU backstop for its
+ * whole life rather than one execution's. Returns -1 with
+ * rep->setup_error set. */
 int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, int err_fd,
-                         int extra_fd, uint64_t extra_as, viv_child_report *rep);
+                         const int *extra_fds, size_t nextra, uint64_t extra_as,
+                         viv_child_report *rep);
 
 /* Test-only fault injection (VIV_TEST_HOOKS builds; a no-op otherwise). */
 void viv_child_test_hook(viv_child_report *rep);

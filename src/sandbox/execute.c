@@ -78,7 +78,7 @@ static __attribute__((noreturn)) void cold_child_main(const viv_sandbox *sb,
         snprintf(rep->setup_error, sizeof rep->setup_error, "WASI set-up failed: %s", werr);
         _exit(3);
     }
-    if (viv_child_enter_jail(spec, w, out_fd, err_fd, -1, VIV_JAIL_AS_ENGINE_RUN, rep) != 0) {
+    if (viv_child_enter_jail(spec, w, out_fd, err_fd, NULL, 0, VIV_JAIL_AS_ENGINE_RUN, rep) != 0) {
         _exit(3);
     }
     viv_child_test_hook(rep);
@@ -254,7 +254,8 @@ static void mark_cancelled(viv_result *res, const viv_exec_options *opts, const 
 
 viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
                                  const char *workspace, const viv_exec_options *opts,
-                                 const char *state_format, viv_result *res, viv_error *err)
+                                 const char *state_format, bool live, viv_result *res,
+                                 viv_error *err)
 {
     const viv_policy *p = sb->policy;
     res->out.cap_bytes = (size_t)p->stdout_max_bytes;
@@ -297,6 +298,16 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
     viv_status st =
         viv_exec_spec_build(&spec, sb, program_dir, program_name, workspace, opts, state_format,
                             0, err);
+    if (st == VIV_OK && live && sb->warm != NULL && res->session_id != NULL) {
+        spec.live = true;
+        spec.session_id = res->session_id;
+        /* The runner ends each execution with a status file there. */
+        for (size_t i = 0; i < spec.npreopens; i++) {
+            if (strcmp(spec.preopens[i].guest_path, VIV_PROGRAM_GUEST_DIR) == 0) {
+                spec.preopens[i].readonly = false;
+            }
+        }
+    }
     if (st == VIV_OK && sb->warm != NULL) {
         /* A zygote's own start-up is not the execution's time. */
         viv_warm_prepare(sb->warm, sb, &spec);
@@ -312,10 +323,12 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
         int w = viv_warm_start(sb->warm, sb, &spec, out_pipe[1], err_pipe[1], report_fd, &proc.pid,
                                &proc.pidfd, &proc.status_fd, err);
         res->warm = w == 1;
+        res->live_resumed = w == 1 && spec.live && proc.status_fd < 0;
         if (w < 0) {
             st = VIV_EHOST;
         }
     }
+    bool live_run = res->warm && spec.live;
     if (st == VIV_OK && !res->warm) {
         proc.pid = fork();
         if (proc.pid == 0) {
@@ -342,13 +355,19 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
 
     int fds[2] = {out_pipe[0], err_pipe[0]};
     int cancel_fd = viv_cancel_fd(opts->cancel);
-    bool killed = false, cancelled = false;
+    bool killed = false, cancelled = false, exited = false;
     while (fds[0] >= 0 || fds[1] >= 0) {
-        struct pollfd pfd[3] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {-1, POLLIN, 0}};
+        struct pollfd pfd[4] = {
+            {fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
         if (!killed) {
             pfd[2].fd = cancel_fd;
         }
-        int timeout_ms = -1;
+        /* A live interpreter that dies before taking its descriptors
+         * leaves them in its socket, where end-of-file never comes. */
+        if (live_run && !exited) {
+            pfd[3].fd = proc.pidfd;
+        }
+        int timeout_ms = exited ? 200 : -1;
         if (deadline != 0 && !killed) {
             uint64_t now = monotonic_ns();
             uint64_t kill_at = deadline + KILL_GRACE_NS;
@@ -361,11 +380,20 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
                 timeout_ms = (int)((kill_at - now) / 1000000u) + 1;
             }
         }
-        int n = poll(pfd, 3, timeout_ms);
+        if (exited && (timeout_ms < 0 || timeout_ms > 200)) {
+            timeout_ms = 200;
+        }
+        int n = poll(pfd, 4, timeout_ms);
         if (n < 0 && errno != EINTR) {
             kill_process(&proc);
             killed = true;
             break;
+        }
+        if (n == 0 && exited) {
+            break;
+        }
+        if (pfd[3].revents & POLLIN) {
+            exited = true;
         }
         if (!killed && (pfd[2].revents & POLLIN)) {
             /* Cancelled: no grace, the caller asked for it to stop now. */
@@ -391,7 +419,13 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
     }
     if (proc.pidfd >= 0) {
         close(proc.pidfd);
-        close(proc.status_fd);
+        if (proc.status_fd >= 0) {
+            close(proc.status_fd);
+        }
+    }
+    if (live_run) {
+        res->live = rep->complete && rep->live_continues && !cancelled && !killed;
+        viv_warm_live_done(sb->warm, res->session_id, res->live);
     }
     res->duration_ms = (double)(monotonic_ns() - start) / 1e6;
 

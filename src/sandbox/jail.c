@@ -530,9 +530,13 @@ static int sc_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *nam
     return 0;
 }
 
-static int build_filter(scmp_filter_ctx ctx, char *err, size_t errlen)
+static int build_filter(scmp_filter_ctx ctx, bool allow_recvmsg, char *err, size_t errlen)
 {
     int r;
+    if (allow_recvmsg && (r = sc_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmsg), "recvmsg (live)", 0,
+                                      NULL, err, errlen)) != 0) {
+        return r;
+    }
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
         if ((r = sc_rule(ctx, SCMP_ACT_ALLOW, allowed[i].nr, allowed[i].name, 0, NULL, err,
                          errlen)) != 0) {
@@ -642,7 +646,7 @@ static int apply_seccomp(const viv_jail_config *cfg, viv_jail_report *rep, char 
         r = refuse(err, errlen, -rc, step, "setting filter attributes");
     }
     if (r == 0) {
-        r = build_filter(ctx, err, errlen);
+        r = build_filter(ctx, cfg->allow_recvmsg, err, errlen);
     }
     if (r == 0 && (rc = seccomp_load(ctx)) < 0) {
         r = refuse(err, errlen, -rc, step, "loading the filter");

@@ -74,6 +74,10 @@ typedef struct viv_jail_config {
      * If false, either may be missing and the report says so. Either way a
      * mechanism the kernel has but that fails to apply is a refusal. */
     bool require_kernel_isolation;
+    /* A live interpreter (src/sandbox/state.h) receives each next
+     * execution's descriptors over the one socket it keeps: recvmsg is
+     * allowed too. It cannot create a socket, so that is the only one. */
+    bool allow_recvmsg;
 } viv_jail_config;
 
 /* What is in force after viv_jail_apply, for the result's metadata. */

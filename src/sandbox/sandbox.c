@@ -372,17 +372,8 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
     if (res == NULL) {
         return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
     }
-    char program_dir[4096];
-    if (make_temp_dir(program_dir, sizeof program_dir, "program") != 0) {
-        free(res);
-        return viv_error_set(err, VIV_EHOST, NULL, program_dir,
-                             "cannot create a temporary directory: %s", strerror(errno));
-    }
-    if ((st = write_program(program_dir, main_name, main_code, main_len, err)) != VIV_OK ||
-        (aux_name != NULL &&
-         (st = write_program(program_dir, aux_name, aux_code, aux_len, err)) != VIV_OK)) {
-        goto done;
-    }
+    char program_dir[4096] = "";
+    bool live = false, resumable = false;
     if (opts->sessions != NULL) {
         if ((st = open_session(sb, opts, res, &ws, err)) != VIV_OK) {
             goto done;
@@ -402,15 +393,35 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
         st = viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
         goto done;
     }
+    /* With a warm pool, a session with state keeps its interpreter alive
+     * (state.h), which needs the same private directory all its life. */
+    if (state.mode != VIV_STATE_OFF && sb->warm != NULL && res->session_id != NULL &&
+        viv_warm_live_dir(sb->warm, res->session_id, program_dir, sizeof program_dir,
+                          &resumable) == 0) {
+        live = true;
+    } else if (make_temp_dir(program_dir, sizeof program_dir, "program") != 0) {
+        st = viv_error_set(err, VIV_EHOST, NULL, program_dir,
+                           "cannot create a temporary directory: %s", strerror(errno));
+        program_dir[0] = '\0';
+        goto done;
+    }
+    if ((st = write_program(program_dir, main_name, main_code, main_len, err)) != VIV_OK ||
+        (aux_name != NULL &&
+         (st = write_program(program_dir, aux_name, aux_code, aux_len, err)) != VIV_OK)) {
+        goto done;
+    }
+    /* A live interpreter already holds the state; a new one starts from
+     * the saved file. */
     if (res->session_id != NULL &&
-        (st = viv_state_prepare(&state, program_dir, opts->sessions, res->session_id, err)) !=
-            VIV_OK) {
+        (st = viv_state_prepare(&state, program_dir, opts->sessions, res->session_id, !resumable,
+                                err)) != VIV_OK) {
         goto done;
     }
     snapshot_before(&ws);
     viv_log_new_execution_id(res->execution_id);
     viv_sandbox_log_start(sb, res->execution_id, res->session_id);
-    st = viv_sandbox_run_child(sb, program_dir, main_name, ws.path, opts, state.format, res, err);
+    st = viv_sandbox_run_child(sb, program_dir, main_name, ws.path, opts, state.format, live, res,
+                               err);
     if (st == VIV_OK) {
         viv_sandbox_attach_guidance(sb, res);
         viv_state_finish(sb, &state, program_dir, opts->sessions, res->session_id, res);
@@ -424,7 +435,9 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
 
 done:
     viv_snapshot_free(ws.before);
-    remove_tree(program_dir);
+    if (program_dir[0] != '\0' && !live) {
+        remove_tree(program_dir);
+    }
     if (ws.temporary) {
         remove_tree(ws.path);
     }

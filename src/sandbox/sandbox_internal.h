@@ -73,7 +73,8 @@ struct viv_result {
     uint32_t nsecurity;      /* kept in security[] */
     uint32_t security_total; /* seen, including those not kept */
     bool warm;               /* served by a warm interpreter */
-    bool live;               /* ...one kept alive for its session (state.h) */
+    bool live;               /* ...kept alive for its session's next execution */
+    bool live_resumed;       /* ...that the session's previous one left */
     json_t *meta_extra;      /* batteries, fuel, hint: merged into metadata; owned */
 };
 
@@ -108,8 +109,12 @@ const viv_guest_wasi *viv_sandbox_wasi_imports(void);
 void viv_sandbox_attach_guidance(const viv_sandbox *sb, viv_result *res);
 
 /* Run one execution in a child process (execute.c). */
+/* state_format: state.h; live: ask the warm pool for the session's live
+ * interpreter (res->live says whether it stays for the next execution,
+ * res->live_resumed whether this one ran in it). */
 viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const char *program_name,
                                  const char *workspace, const viv_exec_options *opts,
-                                 const char *state_format, viv_result *res, viv_error *err);
+                                 const char *state_format, bool live, viv_result *res,
+                                 viv_error *err);
 
 #endif /* VIV_SANDBOX_INTERNAL_H */

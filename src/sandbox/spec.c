@@ -388,3 +388,31 @@ char *viv_exec_spec_startup_key(const viv_exec_spec *s, const char *artifact_pat
     }
     return b.data;
 }
+
+char *viv_exec_spec_live_key(const viv_exec_spec *s, const char *artifact_path)
+{
+    char *start = viv_exec_spec_startup_key(s, artifact_path);
+    if (start == NULL) {
+        return NULL;
+    }
+    out_buf b = {0};
+    put_field(&b, start);
+    free(start);
+    for (size_t i = 0; i < s->npreopens; i++) {
+        struct stat st;
+        char id[64] = "";
+        if (stat(s->preopens[i].host_path, &st) == 0) {
+            snprintf(id, sizeof id, "%llu:%llu", (unsigned long long)st.st_dev,
+                     (unsigned long long)st.st_ino);
+        }
+        put_field(&b, s->preopens[i].host_path);
+        put_field(&b, id);
+        put_field(&b, s->preopens[i].readonly ? "r" : "w");
+    }
+    put(&b, "", 1);
+    if (b.failed) {
+        free(b.data);
+        return NULL;
+    }
+    return b.data;
+}

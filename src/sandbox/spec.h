@@ -36,6 +36,7 @@ typedef struct viv_exec_spec {
     const char *state_format;
     size_t runner_argc;
     bool live;
+    const char *session_id; /* for the warm pool; not serialised */
     /* Storage behind the pointers above. */
     char **owned;
     size_t nowned;
@@ -68,5 +69,9 @@ bool viv_exec_spec_startup_mount(const viv_wasi_preopen *p);
  * preopen layout and the start-up mounts' directories. A malloc'd string,
  * NULL on allocation failure. */
 char *viv_exec_spec_startup_key(const viv_exec_spec *s, const char *artifact_path);
+
+/* The start-up key plus every mount's host directory (and the
+ * workspace's identity): what a live interpreter's jail was made for. */
+char *viv_exec_spec_live_key(const viv_exec_spec *s, const char *artifact_path);
 
 #endif /* VIV_SANDBOX_SPEC_H */

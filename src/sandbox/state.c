@@ -108,7 +108,8 @@ static int copy_fd_to(int in, const char *dir, const char *name)
 }
 
 viv_status viv_state_prepare(const viv_state_plan *plan, const char *program_dir,
-                             viv_session_store *store, const char *session_id, viv_error *err)
+                             viv_session_store *store, const char *session_id, bool restore,
+                             viv_error *err)
 {
     if (plan->format[0] == '\0') {
         return VIV_OK;
@@ -128,6 +129,9 @@ viv_status viv_state_prepare(const viv_state_plan *plan, const char *program_dir
     if (rc != 0) {
         return viv_error_set(err, VIV_EHOST, NULL, program_dir,
                              "cannot write the session runner: %s", strerror(e));
+    }
+    if (!restore) {
+        return VIV_OK;
     }
     int fd = -1;
     viv_status st = viv_session_state_open(store, session_id, &fd, err);
@@ -256,12 +260,13 @@ void viv_state_finish(const viv_sandbox *sb, const viv_state_plan *plan, const c
         return;
     }
     json_t *meta =
-        json_pack("{s:s, s:b}", "mode", viv_state_mode_name(plan->mode), "live", res->live);
+        json_pack("{s:s, s:b, s:b}", "mode", viv_state_mode_name(plan->mode), "live", res->live,
+                  "resumed", res->live_resumed);
     if (meta == NULL) {
         return;
     }
     if (plan->format[0] == '\0') {
-        if (!res->live) {
+        if (!res->live && !res->live_resumed) {
             json_object_set_new(meta, "note",
                                 json_string("live state needs a warm pool (vivarium serve, or "
                                             "the library's pool); nothing was kept"));

@@ -27,10 +27,12 @@ typedef struct viv_state_plan {
 viv_status viv_state_plan_make(const viv_policy *p, bool has_session, viv_state_plan *plan,
                                viv_error *err);
 
-/* Before the run: the state module, the session runner and the session's
- * saved state (as state.in) into the private directory. */
+/* Before the run: the state module, the session runner and, with
+ * restore, the session's saved state (as state.in) into the private
+ * directory. */
 viv_status viv_state_prepare(const viv_state_plan *plan, const char *program_dir,
-                             viv_session_store *store, const char *session_id, viv_error *err);
+                             viv_session_store *store, const char *session_id, bool restore,
+                             viv_error *err);
 
 /* After the run: install, set aside, report (best effort; a failure is
  * reported in metadata.state, never as a failed call: the run happened). */

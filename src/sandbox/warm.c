@@ -4,6 +4,7 @@
  * Owns: admission control and the table of zygotes (see warm.h). A pool is
  * shared between threads, so everything here is under pool->lock.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,12 +15,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fdpass.h"
 #include "runner.h"
+#include "session_internal.h"
 #include "spec.h"
 #include "warm.h"
 #include "zygote.h"
@@ -31,6 +34,11 @@
 #define MAX_ZYGOTES 8
 
 #define DEFAULT_MAX_QUEUED 64u
+
+/* Live interpreters (state.h): at most this many, and each ends after
+ * this long idle; the least recently used idle one makes room. */
+#define MAX_LIVE    16
+#define LIVE_IDLE_S 600
 
 typedef struct busy_session {
     char *id;
@@ -51,7 +59,20 @@ typedef struct zygote {
     struct zygote *next;
 } zygote;
 
+/* A session's live interpreter: an execution process that stayed alive,
+ * waiting on ctl for the session's next execution. */
+typedef struct live_session {
+    char id[VIV_SESSION_ID_MAX + 1];
+    char dir[4096]; /* its private directory, the same all its life */
+    char *key;      /* what its jail and mounts were made for */
+    int ctl, pidfd; /* -1 while there is no interpreter (only the dir) */
+    pid_t pid;
+    uint64_t idle_since_ns;
+    struct live_session *next;
+} live_session;
+
 struct viv_warm_pool {
+    live_session *live;    /* under lock */
     pthread_mutex_t spawn; /* held while a zygote starts */
     zygote *zygotes;
     unsigned next_pick;
@@ -201,10 +222,49 @@ static void zygote_free(zygote *z)
     free(z);
 }
 
+static void live_retire(live_session *ls)
+{
+    if (ls->ctl >= 0) {
+        close(ls->ctl);
+        ls->ctl = -1;
+    }
+    if (ls->pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, ls->pidfd, SIGKILL, NULL, 0);
+        close(ls->pidfd);
+        ls->pidfd = -1;
+    }
+    free(ls->key);
+    ls->key = NULL;
+}
+
+static void live_free(live_session *ls)
+{
+    live_retire(ls);
+    if (ls->dir[0] != '\0') {
+        char parent[4096];
+        snprintf(parent, sizeof parent, "%s", ls->dir);
+        char *slash = strrchr(parent, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            int pfd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (pfd >= 0) {
+                (void)viv_session_rmtree_at(pfd, slash + 1);
+                close(pfd);
+            }
+        }
+    }
+    free(ls);
+}
+
 void viv_warm_pool_destroy(viv_warm_pool *pool)
 {
     if (pool == NULL) {
         return;
+    }
+    while (pool->live != NULL) {
+        live_session *ls = pool->live;
+        pool->live = ls->next;
+        live_free(ls);
     }
     while (pool->zygotes != NULL) {
         zygote *z = pool->zygotes;
@@ -557,10 +617,11 @@ static void zygote_put(viv_warm_pool *pool, zygote *z)
     pthread_mutex_unlock(&pool->lock);
 }
 
-static int send_request(zygote *z, const int fds[VIV_ZYGOTE_REQUEST_FDS])
+/* With live, a sixth descriptor: the socket of a live interpreter. */
+static int send_request(zygote *z, const int fds[VIV_ZYGOTE_REQUEST_FDS + 1], bool live)
 {
     viv_zygote_request req = {VIV_ZYGOTE_MAGIC, 0};
-    return viv_fdpass_send(z->ctl, &req, sizeof req, fds, VIV_ZYGOTE_REQUEST_FDS);
+    return viv_fdpass_send(z->ctl, &req, sizeof req, fds, VIV_ZYGOTE_REQUEST_FDS + (live ? 1 : 0));
 }
 
 /* The reply: 0 with the pid and pidfd, or -1 with an errno value in *error. */
@@ -600,12 +661,191 @@ void viv_warm_prepare(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec
     }
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static live_session *live_find(viv_warm_pool *pool, const char *id)
+{
+    for (live_session *ls = pool->live; ls != NULL; ls = ls->next) {
+        if (strcmp(ls->id, id) == 0) {
+            return ls;
+        }
+    }
+    return NULL;
+}
+
+/* Under pool->lock: end live interpreters idle too long, and the least
+ * recently used idle one when there are too many. The caller's session
+ * (busy, so not idle) is never chosen. */
+static void live_evict(viv_warm_pool *pool, const char *keep)
+{
+    uint64_t now = now_ns();
+    unsigned alive = 0;
+    live_session *lru = NULL;
+    for (live_session *ls = pool->live; ls != NULL; ls = ls->next) {
+        if (ls->ctl < 0 || strcmp(ls->id, keep) == 0 || session_busy(pool, ls->id)) {
+            alive += ls->ctl >= 0;
+            continue;
+        }
+        if (now - ls->idle_since_ns > (uint64_t)LIVE_IDLE_S * 1000000000ull) {
+            live_retire(ls);
+            continue;
+        }
+        alive++;
+        if (lru == NULL || ls->idle_since_ns < lru->idle_since_ns) {
+            lru = ls;
+        }
+    }
+    if (alive >= MAX_LIVE && lru != NULL) {
+        live_retire(lru);
+    }
+    /* Sessions without an interpreter keep no directory either, apart
+     * from the caller's. */
+    for (live_session **lp = &pool->live; *lp != NULL;) {
+        live_session *ls = *lp;
+        if (ls->ctl < 0 && strcmp(ls->id, keep) != 0 && !session_busy(pool, ls->id)) {
+            *lp = ls->next;
+            live_free(ls);
+        } else {
+            lp = &ls->next;
+        }
+    }
+}
+
+int viv_warm_live_dir(viv_warm_pool *pool, const char *session_id, char *dir, size_t len,
+                      bool *has_interpreter)
+{
+    pthread_mutex_lock(&pool->lock);
+    live_evict(pool, session_id);
+    live_session *ls = live_find(pool, session_id);
+    if (ls == NULL) {
+        ls = calloc(1, sizeof *ls);
+        const char *tmp = getenv("TMPDIR");
+        if (ls != NULL) {
+            snprintf(ls->id, sizeof ls->id, "%s", session_id);
+            snprintf(ls->dir, sizeof ls->dir, "%s/vivarium-live-XXXXXX",
+                     tmp && tmp[0] == '/' ? tmp : "/tmp");
+            ls->ctl = ls->pidfd = -1;
+        }
+        if (ls == NULL || mkdtemp(ls->dir) == NULL) {
+            free(ls);
+            pthread_mutex_unlock(&pool->lock);
+            return -1;
+        }
+        ls->next = pool->live;
+        pool->live = ls;
+    }
+    snprintf(dir, len, "%s", ls->dir);
+    *has_interpreter = ls->ctl >= 0;
+    pthread_mutex_unlock(&pool->lock);
+    /* What the previous execution left (its program, the state files). */
+    DIR *d = opendir(dir);
+    int dfd = d != NULL ? dirfd(d) : -1;
+    struct dirent *de;
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            (void)viv_session_rmtree_at(dfd, de->d_name);
+        }
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return 0;
+}
+
+void viv_warm_live_done(viv_warm_pool *pool, const char *session_id, bool continues)
+{
+    pthread_mutex_lock(&pool->lock);
+    live_session *ls = live_find(pool, session_id);
+    if (ls != NULL) {
+        if (!continues) {
+            live_retire(ls);
+        }
+        ls->idle_since_ns = now_ns();
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
+/* The session's live interpreter takes the execution: 1 when it did. */
+static int live_start(viv_warm_pool *pool, const viv_exec_spec *spec, const char *key, int spec_fd,
+                      int out_fd, int err_fd, int report_fd, pid_t *pid, int *pidfd)
+{
+    pthread_mutex_lock(&pool->lock);
+    live_session *ls = live_find(pool, spec->session_id);
+    int rc = 0;
+    if (ls != NULL && ls->ctl >= 0) {
+        struct pollfd pf = {ls->pidfd, POLLIN, 0};
+        int fds[4] = {spec_fd, out_fd, err_fd, report_fd};
+        int dup_fd = -1;
+        if (ls->key != NULL && strcmp(ls->key, key) == 0 && poll(&pf, 1, 0) == 0 &&
+            (dup_fd = fcntl(ls->pidfd, F_DUPFD_CLOEXEC, 3)) >= 0 &&
+            viv_fdpass_send(ls->ctl, "", 1, fds, 4) == 0) {
+            *pid = ls->pid;
+            *pidfd = dup_fd;
+            rc = 1;
+        } else {
+            /* Gone, or made for other mounts: a new one starts from the
+             * session's saved state. */
+            if (dup_fd >= 0) {
+                close(dup_fd);
+            }
+            live_retire(ls);
+        }
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return rc;
+}
+
+/* A new live interpreter for spec's session has started as *pid; ctl is
+ * the pool's end of its socket (taken over). */
+static void live_adopt(viv_warm_pool *pool, const viv_exec_spec *spec, const char *key, int ctl,
+                       pid_t pid, int pidfd)
+{
+    pthread_mutex_lock(&pool->lock);
+    live_session *ls = live_find(pool, spec->session_id);
+    char *k = strdup(key);
+    int dup_fd = fcntl(pidfd, F_DUPFD_CLOEXEC, 3);
+    if (ls == NULL || k == NULL || dup_fd < 0) {
+        free(k);
+        if (dup_fd >= 0) {
+            close(dup_fd);
+        }
+        close(ctl); /* it ends after this execution */
+    } else {
+        live_retire(ls);
+        ls->key = k;
+        ls->ctl = ctl;
+        ls->pid = pid;
+        ls->pidfd = dup_fd;
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
 int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_spec *spec,
                    int out_fd, int err_fd, int report_fd, pid_t *pid, int *pidfd, int *status_fd,
                    viv_error *err)
 {
     if (cold_only_reason(spec) != NULL) {
         return 0;
+    }
+    char *live_key = NULL;
+    if (spec->live && spec->session_id != NULL) {
+        live_key = viv_exec_spec_live_key(spec, sb->artifact_path);
+        int spec_fd = -1;
+        if (live_key != NULL && viv_exec_spec_to_memfd(spec, &spec_fd) == 0) {
+            int started =
+                live_start(pool, spec, live_key, spec_fd, out_fd, err_fd, report_fd, pid, pidfd);
+            close(spec_fd);
+            if (started) {
+                free(live_key);
+                *status_fd = -1;
+                return 1;
+            }
+        }
     }
     zygote *z = NULL;
     viv_error zerr = {0};
@@ -624,10 +864,15 @@ int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_sp
         zygote_put(pool, z);
         return 0;
     }
-    int fds[VIV_ZYGOTE_REQUEST_FDS] = {spec_fd, out_fd, err_fd, report_fd, status[1]};
+    int live_sv[2] = {-1, -1};
+    if (live_key != NULL && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, live_sv) != 0) {
+        live_sv[0] = live_sv[1] = -1;
+    }
+    int fds[VIV_ZYGOTE_REQUEST_FDS + 1] = {spec_fd, out_fd, err_fd, report_fd, status[1],
+                                           live_sv[1]};
     int rc = 0, error = 0;
     pthread_mutex_lock(&z->io);
-    if (z->dead || send_request(z, fds) != 0) {
+    if (z->dead || send_request(z, fds, live_sv[1] >= 0) != 0) {
         /* Nothing was forked: the execution can still run cold. */
         z->dead = true;
         rc = 0;
@@ -646,11 +891,21 @@ int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_sp
     zygote_put(pool, z);
     close(spec_fd);
     close(status[1]);
+    if (live_sv[1] >= 0) {
+        close(live_sv[1]);
+    }
     if (rc == 1) {
         *status_fd = status[0];
+        if (live_sv[0] >= 0) {
+            live_adopt(pool, spec, live_key, live_sv[0], *pid, *pidfd);
+        }
     } else {
         close(status[0]);
+        if (live_sv[0] >= 0) {
+            close(live_sv[0]);
+        }
     }
+    free(live_key);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #ifndef VIV_SANDBOX_WARM_H
 #define VIV_SANDBOX_WARM_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "sandbox_internal.h"
@@ -35,5 +36,18 @@ void viv_warm_prepare(viv_warm_pool *pool, const viv_sandbox *sb, const struct v
 int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const struct viv_exec_spec *spec,
                    int out_fd, int err_fd, int report_fd, pid_t *pid, int *pidfd, int *status_fd,
                    viv_error *err);
+
+/*
+ * Live interpreters (state.h). The private directory of session_id's live
+ * interpreter, into dir: the same for its whole life (its jail allows
+ * that directory only), emptied of the previous execution's files.
+ * *has_interpreter says whether one is waiting. Ends idle ones past their
+ * time or beyond the cap. 0, or -1 when it cannot be made.
+ */
+int viv_warm_live_dir(viv_warm_pool *pool, const char *session_id, char *dir, size_t len,
+                      bool *has_interpreter);
+/* After an execution with spec->live: whether its interpreter waits for
+ * the session's next one (otherwise it is let go). */
+void viv_warm_live_done(viv_warm_pool *pool, const char *session_id, bool continues);
 
 #endif /* VIV_SANDBOX_WARM_H */

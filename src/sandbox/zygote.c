@@ -32,6 +32,7 @@
 
 #include "child.h"
 #include "fdpass.h"
+#include "runner.h"
 #include "zygote.h"
 
 /* --- the zygote -------------------------------------------------------------- */
@@ -63,6 +64,10 @@ typedef struct zygote_state {
     int out_fd, err_fd;
     viv_exec_spec spec;
     uint8_t *stdin_buf;
+    /* A live interpreter: the socket its next executions arrive on, and
+     * its private directory, where the runner's status file ends each. */
+    int live_ctl;
+    char live_dir[4096];
     /* The zygote's own bookkeeping: */
     running_child *children;
     size_t nchildren, children_cap;
@@ -231,7 +236,19 @@ static void record_hot_pages(zygote_state *z)
     __atomic_store_n(&z->hot->ready, 1, __ATOMIC_RELEASE);
 }
 
-static void become_execution(zygote_state *z, int fds[4])
+/* Take one execution's descriptors (spec, stdout, stderr, report) and
+ * bind WASI and the engine to it. Any failure ends the process. */
+static void on_stdin_read(void *user);
+
+static void zygote_on_security(void *user, viv_wasi_security_kind kind, const char *guest_path)
+{
+    zygote_state *z = user;
+    if (z->report != NULL) {
+        viv_child_note_security(z->report, kind, guest_path);
+    }
+}
+
+static void take_execution(zygote_state *z, const int fds[4])
 {
     int spec_fd = fds[0], out_fd = fds[1], err_fd = fds[2], report_fd = fds[3];
     viv_child_report *rep =
@@ -256,6 +273,14 @@ static void become_execution(zygote_state *z, int fds[4])
     viv_child_wasi_config(&z->spec, out_fd, err_fd, rep, &cfg);
     cfg.stdin_data = z->stdin_buf;
     cfg.stdin_len = stdin_len;
+    /* A live interpreter keeps the stdin hook (where each of its
+     * executions ends); the callbacks then share our user pointer. */
+    z->report = rep;
+    if (z->spec.live) {
+        cfg.on_stdin_read = on_stdin_read;
+        cfg.on_security = zygote_on_security;
+        cfg.user = z;
+    }
     if (viv_wasi_rebind(z->wasi, &cfg, msg, sizeof msg) != 0) {
         snprintf(rep->setup_error, sizeof rep->setup_error, "WASI set-up failed: %s", msg);
         _exit(3);
@@ -265,6 +290,24 @@ static void become_execution(zygote_state *z, int fds[4])
         snprintf(rep->setup_error, sizeof rep->setup_error, "%s", msg);
         _exit(3);
     }
+    z->report = rep;
+    z->out_fd = out_fd;
+    z->err_fd = err_fd;
+}
+
+static void become_execution(zygote_state *z, const int fds[4], int live_fd)
+{
+    take_execution(z, fds);
+    viv_child_report *rep = z->report;
+    int out_fd = z->out_fd, err_fd = z->err_fd;
+    z->live_ctl = live_fd;
+    if (live_fd >= 0) {
+        for (size_t i = 0; i < z->spec.npreopens; i++) {
+            if (strcmp(z->spec.preopens[i].guest_path, VIV_PROGRAM_GUEST_DIR) == 0) {
+                snprintf(z->live_dir, sizeof z->live_dir, "%s", z->spec.preopens[i].host_path);
+            }
+        }
+    }
     uint32_t pages_now = 0;
     viv_engine_memory(&z->mem_base, &pages_now);
     z->pagemap_fd = -1;
@@ -272,15 +315,13 @@ static void become_execution(zygote_state *z, int fds[4])
         /* Read at the end; opened now, before the jail hides /proc. */
         z->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
     }
-    if (viv_child_enter_jail(&z->spec, z->wasi, out_fd, err_fd, z->pagemap_fd, VIV_JAIL_AS_HEADROOM,
+    int keep[2] = {z->pagemap_fd, live_fd};
+    if (viv_child_enter_jail(&z->spec, z->wasi, out_fd, err_fd, keep, 2, VIV_JAIL_AS_HEADROOM,
                              rep) != 0) {
         _exit(3);
     }
     viv_child_test_hook(rep);
     z->is_execution = true;
-    z->report = rep;
-    z->out_fd = out_fd;
-    z->err_fd = err_fd;
 }
 
 /* The spare's life until its request: copy the hot pages, then wait. */
@@ -288,13 +329,13 @@ static bool run_spare(zygote_state *z, int sock)
 {
     touch_hot_pages(z);
     char byte;
-    int fds[4];
+    int fds[5];
     size_t nfds = 0;
-    if (viv_fdpass_recv(sock, &byte, 1, fds, 4, &nfds) != 1 || nfds != 4) {
+    if (viv_fdpass_recv(sock, &byte, 1, fds, 5, &nfds) != 1 || (nfds != 4 && nfds != 5)) {
         _exit(0); /* the zygote is gone, or retired this spare */
     }
     close(sock);
-    become_execution(z, fds);
+    become_execution(z, fds, nfds == 5 ? fds[4] : -1);
     return true;
 }
 
@@ -338,9 +379,9 @@ static bool handle_request(zygote_state *z)
 {
     int ctl = z->boot->control_fd;
     viv_zygote_request req;
-    int fds[VIV_ZYGOTE_REQUEST_FDS];
+    int fds[VIV_ZYGOTE_REQUEST_FDS + 1];
     size_t nfds = 0;
-    ssize_t n = viv_fdpass_recv(ctl, &req, sizeof req, fds, VIV_ZYGOTE_REQUEST_FDS, &nfds);
+    ssize_t n = viv_fdpass_recv(ctl, &req, sizeof req, fds, VIV_ZYGOTE_REQUEST_FDS + 1, &nfds);
     if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EPROTO)) {
         /* The pool is gone: running executions finish on their own. */
         _exit(0);
@@ -352,7 +393,7 @@ static bool handle_request(zygote_state *z)
         return false;
     }
     if (n != (ssize_t)sizeof req || req.magic != VIV_ZYGOTE_MAGIC ||
-        nfds != VIV_ZYGOTE_REQUEST_FDS) {
+        (nfds != VIV_ZYGOTE_REQUEST_FDS && nfds != VIV_ZYGOTE_REQUEST_FDS + 1)) {
         for (size_t i = 0; i < nfds; i++) {
             close(fds[i]);
         }
@@ -372,8 +413,13 @@ static bool handle_request(zygote_state *z)
         z->children = grown;
         z->children_cap = cap;
     }
+    /* A sixth descriptor makes the execution a live interpreter: the
+     * socket its session's next executions arrive on. */
+    int live_fd = nfds == VIV_ZYGOTE_REQUEST_FDS + 1 ? fds[5] : -1;
+    int handoff[5] = {fds[0], fds[1], fds[2], fds[3], live_fd};
     pid_t pid = -1;
-    if (z->spare_pid > 0 && viv_fdpass_send(z->spare_sock, "", 1, fds, 4) == 0) {
+    if (z->spare_pid > 0 &&
+        viv_fdpass_send(z->spare_sock, "", 1, handoff, live_fd >= 0 ? 5 : 4) == 0) {
         pid = z->spare_pid;
         close(z->spare_sock);
         z->spare_pid = -1;
@@ -384,13 +430,16 @@ static bool handle_request(zygote_state *z)
         if (pid == 0) {
             close(fds[4]);
             leave_zygote(z);
-            become_execution(z, fds);
+            become_execution(z, fds, live_fd);
             return true;
         }
     }
     int e = errno;
     for (size_t i = 0; i < 4; i++) {
         close(fds[i]);
+    }
+    if (live_fd >= 0) {
+        close(live_fd);
     }
     if (pid < 0) {
         close(fds[4]);
@@ -410,10 +459,62 @@ static bool handle_request(zygote_state *z)
     return make_spare(z);
 }
 
+/* In a live interpreter, a read of stdin after the runner wrote its status
+ * file is the runner asking for the session's next execution: this one
+ * ends here (its report complete and its pipes closed, as if its process
+ * had ended), and the read returns into the next. Any other read is the
+ * program reading its own stdin. */
+static void live_turn(zygote_state *z)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/" VIV_LIVE_STATUS_FILE, z->live_dir);
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    char buf[16] = {0};
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    unlinkat(AT_FDCWD, path, 0); /* the jail allows unlinkat, not unlink */
+    long status = n > 0 ? strtol(buf, NULL, 10) : 1;
+    status = status < 0 || status > 255 ? 1 : status;
+    viv_child_report *rep = z->report;
+    viv_engine_pause(&rep->outcome);
+    rep->status = VIV_ENGINE_OK;
+    rep->outcome.exit_code = (uint32_t)status;
+    rep->outcome.end = status == 0 ? VIV_END_RETURNED : VIV_END_EXIT;
+    rep->live_continues = 1;
+    viv_child_finish(z->wasi, rep, z->out_fd, z->err_fd);
+    munmap(rep, sizeof *rep);
+    z->report = NULL;
+    viv_exec_spec_free(&z->spec);
+    free(z->stdin_buf);
+    z->stdin_buf = NULL;
+    int fds[4];
+    for (;;) {
+        char byte;
+        size_t nfds = 0;
+        ssize_t r = viv_fdpass_recv(z->live_ctl, &byte, 1, fds, 4, &nfds);
+        if (r == 1 && nfds == 4) {
+            break;
+        }
+        for (size_t i = 0; i < nfds; i++) {
+            close(fds[i]);
+        }
+        if (r == 0 || (r < 0 && errno != EINTR)) {
+            _exit(0); /* evicted, or the pool is gone */
+        }
+    }
+    take_execution(z, fds);
+}
+
 static void on_stdin_read(void *user)
 {
     zygote_state *z = user;
     if (z->is_execution) {
+        if (z->live_ctl >= 0) {
+            live_turn(z);
+        }
         return;
     }
     int ctl = z->boot->control_fd;
@@ -481,7 +582,12 @@ void viv_zygote_main(const viv_zygote_boot *boot)
     local.control_fd = ctl;
     local.log_fd = log;
     zygote_state z = {
-        .boot = &local, .sigchld_fd = -1, .spare_pid = -1, .spare_sock = -1, .pagemap_fd = -1};
+        .boot = &local,
+        .sigchld_fd = -1,
+        .spare_pid = -1,
+        .spare_sock = -1,
+        .pagemap_fd = -1,
+        .live_ctl = -1};
     viv_wasi_config cfg;
     viv_child_wasi_config(boot->startup, -1, log, NULL, &cfg);
     cfg.stdin_data = NULL;
