@@ -21,6 +21,9 @@ static const char session_usage[] =
     "  list                                id, created, updated and size of each session\n"
     "  show ID                             one session\n"
     "  rm ID                               remove a session (removing a missing one is fine)\n"
+    "  fork SRC NEW                        copy session SRC as NEW: its workspace and its\n"
+    "                                      saved interpreter state (docs/state.md), to try\n"
+    "                                      something on NEW and throw it away\n"
     "  prune --older-than DURATION [--dry-run]\n"
     "                                      remove sessions not updated for DURATION\n"
     "                                      (e.g. 90s, 30m, 12h, 7d; 0s means all)\n"
@@ -30,8 +33,8 @@ static const char session_usage[] =
     "  delete ID PATH [--recursive]        delete a file, or a directory with --recursive\n"
     "\n"
     "Session ids are 1-64 characters of A-Z a-z 0-9 _ -. Paths are relative to the\n"
-    "workspace and may not leave it. Exit status: 0 ok, 1 not found or refused,\n"
-    "125 usage error.\n";
+    "workspace and may not leave it. Exit status: 0 ok, 1 not found, refused or\n"
+    "already there (fork), 125 usage error.\n";
 
 static int fail(viv_status st, const viv_error *err)
 {
@@ -269,6 +272,17 @@ static int dispatch(viv_session_store *store, const char *cmd, int argc, char **
         }
         st = viv_session_remove(store, argv[1], &err);
         return st == VIV_OK ? 0 : fail(st, &err);
+    }
+    if (strcmp(cmd, "fork") == 0) {
+        if (argc != 3) {
+            return usage("fork needs a source session ID and a new session ID");
+        }
+        st = viv_session_fork(store, argv[1], argv[2], &err);
+        if (st != VIV_OK) {
+            return fail(st, &err);
+        }
+        printf("%s\n", argv[2]);
+        return 0;
     }
     if (strcmp(cmd, "prune") == 0) {
         return cmd_prune(store, argc, argv);
