@@ -1006,8 +1006,8 @@ static void describe(const mcp_server *s, const char *name, char *buf, size_t le
             "once on this server. The sandbox has the standard library only: no network, no "
             "pip, no subprocesses, no threads. Files: /app is the workspace (read-write). With "
             "session_id the run uses that session's workspace, so files written to /app stay "
-            "for later runs and for read_file; Python variables and imports do NOT persist "
-            "between runs. Without session_id, /app starts empty and is deleted afterwards. "
+            "for later runs and for read_file; %s Without session_id, /app starts empty and "
+            "is deleted afterwards. "
             "Reading the result: success is true only for a clean exit 0. An uncaught "
             "exception gives exit_code 1, trap_reason \"proc_exit\" and the traceback in "
             "stderr. trap_reason \"out_of_fuel\" means the instruction budget ran out (an "
@@ -1018,7 +1018,12 @@ static void describe(const mcp_server *s, const char *name, char *buf, size_t le
             "the run changed in /app, with sizes.",
             (long long)viv_policy_fuel_budget(p), (long long)viv_policy_memory_bytes(p), tbuf,
             (long long)viv_policy_stdout_max_bytes(p), (long long)viv_policy_stderr_max_bytes(p),
-            s->cfg->max_code_bytes, s->cfg->max_executions);
+            s->cfg->max_code_bytes, s->cfg->max_executions,
+            viv_policy_persist_state(p) == VIV_STATE_OFF
+                ? "Python variables and imports do NOT persist between runs."
+                : "Python state persists too: variables, functions, classes and imports of one "
+                  "run are there in the session's next run (metadata.state lists anything that "
+                  "could not be kept, with the reason).");
     } else if (strcmp(name, "create_session") == 0) {
         snprintf(buf, len,
                  "Create a session: a private workspace directory, mounted at /app in "

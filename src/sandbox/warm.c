@@ -186,7 +186,7 @@ viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_pool **ou
 
 static void remove_dir(const char *dir)
 {
-    static const char *const files[] = {"zygote.py", "zygote.log"};
+    static const char *const files[] = {"zygote.py", "zygote.log", VIV_STATE_MODULE_FILE};
     char path[4200];
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, files[i]);
