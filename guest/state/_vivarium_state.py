@@ -1,0 +1,656 @@
+"""Vivarium's guest-side session state: save the user's globals after a run,
+restore them before the next one.
+
+The host embeds this source in the guest runner, registers it as
+sys.modules['_vivarium_state'] (pickles name its helpers by that module
+name) and calls restore(ns, path) before the user's code and
+save(ns, path, mode) after it, where ns is the user's __main__.__dict__.
+Neither call raises: a state that cannot be read or written is reported
+in the returned dict, never allowed to break the run.
+
+Pure Python for CPython 3.11 and 3.12 on WASI: no threads, sockets or
+subprocesses. The file format and what persists are described in
+docs/state.md.
+"""
+
+import io
+import json
+import marshal
+import os
+import pickle
+import sys
+import types
+
+MAGIC = b"VIVARIUM-STATE 1\n"
+JSON_FORMAT = "vivarium-state-json"
+JSON_VERSION = 1
+PROTOCOL = 5
+
+# Reasons and messages end up in the result's metadata: keep them short.
+_REASON_MAX = 200
+
+# Types that can never be pickled, with the short reason a user sees.
+_UNPICKLABLE = {
+    types.GeneratorType: "generator",
+    types.CoroutineType: "coroutine",
+    types.AsyncGeneratorType: "async generator",
+    types.FrameType: "frame",
+    types.TracebackType: "traceback",
+}
+
+
+def _python_version():
+    return "%d.%d" % sys.version_info[:2]
+
+
+def _is_dunder(name):
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
+
+
+def _short(text):
+    text = " ".join(str(text).split())
+    if len(text) > _REASON_MAX:
+        text = text[: _REASON_MAX - 3] + "..."
+    return text
+
+
+def _exc_text(exc):
+    if isinstance(exc, RecursionError):
+        return "too deeply nested (RecursionError)"
+    msg = str(exc)
+    name = type(exc).__name__
+    return _short("%s: %s" % (name, msg) if msg else name)
+
+
+def _describe(value):
+    """A short human name for a value's kind ('lambda', 'dict', ...)."""
+    if isinstance(value, types.FunctionType):
+        return "lambda" if value.__name__ == "<lambda>" else "function"
+    if isinstance(value, type):
+        return "class"
+    return type(value).__name__
+
+
+def _not_persisted_reason(value, exc):
+    label = _UNPICKLABLE.get(type(value))
+    if label is not None:
+        return label
+    if isinstance(value, io.IOBase):
+        return "open file"
+    if isinstance(exc, RecursionError):
+        return "too deeply nested to pickle (RecursionError)"
+    msg = str(exc) or type(exc).__name__
+    return _short("%s: %s" % (_describe(value), msg))
+
+
+# --------------------------------------------------------------------------
+# Saving: a pickler that takes __main__'s functions and classes by value.
+
+
+def _resolves_by_reference(obj):
+    """True when the default pickler could find obj again by module and
+    qualified name in a fresh interpreter. Everything defined in __main__,
+    in a function body, or in a module that is gone must go by value."""
+    module = getattr(obj, "__module__", None)
+    if not isinstance(module, str) or module == "__main__":
+        return False
+    qualname = getattr(obj, "__qualname__", None)
+    if not isinstance(qualname, str) or "<locals>" in qualname:
+        return False
+    found = sys.modules.get(module)
+    if found is None:
+        return False
+    try:
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except Exception:
+        return False
+    return found is obj
+
+
+def _module_sentinels():
+    """Module-level singletons that are compared by identity (dataclasses'
+    MISSING and field markers): pickled as a reference to the attribute so
+    that `field.default is MISSING` still holds after a restore."""
+    found = {}
+    dc = sys.modules.get("dataclasses")
+    if dc is not None:
+        for attr in ("MISSING", "_FIELD", "_FIELD_CLASSVAR", "_FIELD_INITVAR",
+                     "_HAS_DEFAULT_FACTORY", "_EMPTY_METADATA"):
+            if hasattr(dc, attr):
+                found[id(getattr(dc, attr))] = ("dataclasses", attr)
+    return found
+
+
+def _code_global_names(code, out):
+    out.update(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _code_global_names(const, out)
+    return out
+
+
+class _Pickler(pickle.Pickler):
+    """One pickler per saved name; `save_scope` is shared by all names of one
+    save, so that an object pickled by value under two names gets the same
+    token and is rebuilt once on restore (identity survives)."""
+
+    def __init__(self, file, save_scope):
+        super().__init__(file, protocol=PROTOCOL)
+        self._scope = save_scope
+
+    def _token(self, obj):
+        # Keeping obj alive for the whole save keeps its id unique.
+        self._scope["keep"][id(obj)] = obj
+        return "%x" % id(obj)
+
+    def reducer_override(self, obj):
+        kind = type(obj)
+        if kind is types.FunctionType:
+            if _resolves_by_reference(obj):
+                return NotImplemented
+            return self._reduce_function(obj)
+        if kind is types.ModuleType:
+            return self._reduce_module(obj)
+        if isinstance(obj, type):
+            if _resolves_by_reference(obj):
+                return NotImplemented
+            return self._reduce_class(obj)
+        if kind is staticmethod or kind is classmethod:
+            return (kind, (obj.__func__,))
+        if kind is property:
+            return (property, (obj.fget, obj.fset, obj.fdel, obj.__doc__))
+        if kind is types.MappingProxyType:
+            # Its type has no importable name: rebuilt by a helper.
+            return (_mapping_proxy, (dict(obj),))
+        sentinel = self._scope["sentinels"].get(id(obj))
+        if sentinel is not None:
+            return (_module_attr, sentinel)
+        functools = sys.modules.get("functools")
+        if functools is not None and kind is getattr(functools, "cached_property", None):
+            # Its 3.11 lock cannot be pickled and is not needed after a restore.
+            state = {k: v for k, v in vars(obj).items() if k != "lock"}
+            return (kind, (obj.func,), state)
+        return NotImplemented
+
+    def _reduce_module(self, module):
+        name = getattr(module, "__name__", None)
+        if not isinstance(name, str) or sys.modules.get(name) is not module:
+            raise pickle.PicklingError("module %r is not importable by name" % (name,))
+        return (_import_module, (name,))
+
+    def _reduce_function(self, func):
+        code = func.__code__
+        module = func.__module__
+        glob = func.__globals__
+        main = sys.modules.get("__main__")
+        state = {}
+        # Decided by the globals themselves, not __module__: functools.wraps
+        # copies a wrapped function's __module__ onto the wrapper.
+        owner = glob.get("__name__")
+        owner_module = sys.modules.get(owner) if isinstance(owner, str) else None
+        if main is not None and glob is getattr(main, "__dict__", None):
+            # Re-bound to the restoring namespace: the function sees the
+            # other restored globals at call time.
+            globals_kind, globals_arg = "main", None
+        elif owner_module is not None and getattr(owner_module, "__dict__", None) is glob:
+            globals_kind, globals_arg = "module", owner
+        elif owner == "__main__":
+            globals_kind, globals_arg = "main", None
+        else:
+            # A private namespace: keep only the names the code reads. They go
+            # in the state, not the arguments, since they may refer back to
+            # the function itself.
+            globals_kind, globals_arg = "dict", None
+            names = _code_global_names(code, set())
+            state["globals"] = {n: glob[n] for n in names if n in glob}
+            if "__name__" in glob:
+                state["globals"]["__name__"] = glob["__name__"]
+        cells = func.__closure__ or ()
+        contents, empty = [], []
+        for index, cell in enumerate(cells):
+            try:
+                contents.append(cell.cell_contents)
+            except ValueError:
+                contents.append(None)
+                empty.append(index)
+        state.update({
+            "qualname": func.__qualname__,
+            "module": module,
+            "defaults": func.__defaults__,
+            "kwdefaults": func.__kwdefaults__,
+            "doc": func.__doc__,
+            "annotations": func.__annotations__ or None,
+            "dict": func.__dict__ or None,
+            "cells": contents,
+            "empty": empty,
+        })
+        type_params = getattr(func, "__type_params__", None)
+        if type_params:
+            state["type_params"] = type_params
+        args = (self._token(func), marshal.dumps(code), func.__name__,
+                globals_kind, globals_arg, len(cells))
+        return (_make_function, args, state, None, None, _fill_function)
+
+    def _reduce_class(self, cls):
+        if not cls.__flags__ & (1 << 9):  # not Py_TPFLAGS_HEAPTYPE: built in
+            return NotImplemented
+        enum = sys.modules.get("enum")
+        if enum is not None and isinstance(cls, enum.EnumMeta):
+            raise pickle.PicklingError("an Enum defined in the session is not supported")
+        namespace = cls.__dict__
+        initial = {"__module__": cls.__module__, "__doc__": namespace.get("__doc__")}
+        if "__slots__" in namespace:
+            slots = namespace["__slots__"]
+            initial["__slots__"] = (slots,) if isinstance(slots, str) else tuple(slots)
+        attrs = {}
+        for key, value in namespace.items():
+            if key in ("__dict__", "__weakref__", "__module__", "__doc__", "__slots__",
+                       "__slotnames__", "_abc_impl", "__qualname__"):
+                continue
+            if (isinstance(value, (types.MemberDescriptorType, types.GetSetDescriptorType))
+                    and getattr(value, "__objclass__", None) is cls):
+                continue  # made again from __slots__ when the class is created
+            attrs[key] = value
+        args = (self._token(cls), type(cls), cls.__name__, cls.__bases__, initial)
+        state = {"qualname": cls.__qualname__, "attrs": attrs}
+        return (_make_class, args, state, None, None, _fill_class)
+
+
+# --------------------------------------------------------------------------
+# Restoring: helpers the pickles name. The unpickler hands each one the
+# restore's context first (see _Unpickler.find_class), so no module-level
+# state is involved.
+
+
+class _Context:
+    def __init__(self, ns):
+        self.ns = ns
+        self.built = {}    # token -> function or class rebuilt in this restore
+        self.filled = set()  # ids of those whose state is already set
+
+
+def _module_attr(ctx, module, attr):
+    return getattr(_import_module(ctx, module), attr)
+
+
+def _mapping_proxy(ctx, mapping):
+    return types.MappingProxyType(mapping)
+
+
+def _import_module(ctx, name):
+    if name == "__main__":
+        main = sys.modules.get("__main__")
+        if main is not None and getattr(main, "__dict__", None) is ctx.ns:
+            return main
+    __import__(name)
+    return sys.modules[name]
+
+
+def _make_function(ctx, token, code_bytes, name, globals_kind, globals_arg, ncells):
+    built = ctx.built.get(token)
+    if built is not None:
+        return built
+    code = marshal.loads(code_bytes)
+    if not isinstance(code, types.CodeType):
+        raise pickle.UnpicklingError("function %s: no code object" % name)
+    if globals_kind == "main":
+        glob = ctx.ns
+    elif globals_kind == "module":
+        glob = _import_module(ctx, globals_arg).__dict__
+    else:
+        glob = {}
+    closure = tuple(types.CellType() for _ in range(ncells)) if ncells else None
+    func = types.FunctionType(code, glob, name, None, closure)
+    ctx.built[token] = func
+    return func
+
+
+def _fill_function(ctx, func, state):
+    if id(func) in ctx.filled:
+        return func
+    ctx.filled.add(id(func))
+    if "globals" in state:
+        func.__globals__.update(state["globals"])
+    func.__qualname__ = state["qualname"]
+    func.__module__ = state["module"]
+    func.__defaults__ = state["defaults"]
+    func.__kwdefaults__ = state["kwdefaults"]
+    func.__doc__ = state["doc"]
+    if state["annotations"]:
+        func.__annotations__ = state["annotations"]
+    if state["dict"]:
+        func.__dict__.update(state["dict"])
+    if "type_params" in state:
+        func.__type_params__ = state["type_params"]
+    empty = set(state["empty"])
+    for index, (cell, value) in enumerate(zip(func.__closure__ or (), state["cells"])):
+        if index not in empty:
+            cell.cell_contents = value
+    return func
+
+
+def _make_class(ctx, token, meta, name, bases, initial):
+    built = ctx.built.get(token)
+    if built is not None:
+        return built
+    # Methods come later (_fill_class): a method that uses super() holds the
+    # class in a closure cell, so the class must exist before its methods.
+    cls = meta(name, bases, dict(initial))
+    ctx.built[token] = cls
+    return cls
+
+
+def _fill_class(ctx, cls, state):
+    if id(cls) in ctx.filled:
+        return cls
+    ctx.filled.add(id(cls))
+    cls.__qualname__ = state["qualname"]
+    attrs = state["attrs"]
+    for key, value in attrs.items():
+        type.__setattr__(cls, key, value)
+    # Class creation would have called __set_name__ on these; setattr does not.
+    for key, value in attrs.items():
+        set_name = getattr(type(value), "__set_name__", None)
+        if set_name is not None:
+            set_name(value, cls, key)
+    abc = sys.modules.get("abc")
+    if abc is not None and isinstance(cls, abc.ABCMeta):
+        abc.update_abstractmethods(cls)
+    return cls
+
+
+_HELPERS = {
+    "_module_attr": _module_attr,
+    "_import_module": _import_module,
+    "_mapping_proxy": _mapping_proxy,
+    "_make_function": _make_function,
+    "_fill_function": _fill_function,
+    "_make_class": _make_class,
+    "_fill_class": _fill_class,
+}
+_HELPER_MODULES = {__name__, "_vivarium_state"}
+
+
+class _Bound:
+    """A helper with the restore's context bound as its first argument."""
+
+    __slots__ = ("fn", "ctx")
+
+    def __init__(self, fn, ctx):
+        self.fn = fn
+        self.ctx = ctx
+
+    def __call__(self, *args):
+        return self.fn(self.ctx, *args)
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, data, ctx):
+        super().__init__(io.BytesIO(data))
+        self._ctx = ctx
+
+    def find_class(self, module, name):
+        if module in _HELPER_MODULES:
+            helper = _HELPERS.get(name)
+            if helper is None:
+                raise pickle.UnpicklingError("unknown state helper %s" % name)
+            return _Bound(helper, self._ctx)
+        return super().find_class(module, name)
+
+
+class _ContainerUnpickler(pickle.Unpickler):
+    """The outer {name: bytes} pickle holds no classes at all."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError("unexpected global %s.%s in the state file" % (module, name))
+
+
+class _Reset(Exception):
+    """The whole state file is unusable: start with empty state."""
+
+
+# --------------------------------------------------------------------------
+# The two formats.
+
+
+def _crc32(data):
+    try:
+        import binascii
+    except ImportError:
+        return None
+    return binascii.crc32(data)
+
+
+def _dump_pickle(ns, report):
+    scope = {"keep": {}, "sentinels": _module_sentinels()}
+    builtins_module = sys.modules.get("builtins")
+    blobs = {}
+    for name, value in list(ns.items()):
+        if not isinstance(name, str) or _is_dunder(name) or value is builtins_module:
+            continue
+        buf = io.BytesIO()
+        try:
+            _Pickler(buf, scope).dump(value)
+        except BaseException as exc:  # user __reduce__ code may raise anything
+            report["not_persisted"][name] = _not_persisted_reason(value, exc)
+            continue
+        blobs[name] = buf.getvalue()
+        report["saved"].append(name)
+    scope["keep"].clear()
+    payload = pickle.dumps(blobs, protocol=PROTOCOL)
+    header = {
+        "python": _python_version(),
+        "implementation": sys.implementation.name,
+        "cache_tag": sys.implementation.cache_tag,
+        "protocol": PROTOCOL,
+        "names": list(blobs),
+        "length": len(payload),
+        "crc32": _crc32(payload),
+    }
+    return MAGIC + json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + payload
+
+
+def _json_problem(value, depth=0):
+    """Why value would not come back from JSON exactly, or None."""
+    if depth > 200:
+        return "too deeply nested"
+    kind = type(value)
+    if value is None or kind is bool or kind is str or kind is int:
+        return None
+    if kind is float:
+        return None if value - value == 0.0 else "float %r" % value
+    if kind is list:
+        for item in value:
+            problem = _json_problem(item, depth + 1)
+            if problem is not None:
+                return problem if problem.startswith("contains") else "contains a " + problem
+        return None
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                return "dict with %s keys" % type(key).__name__
+            problem = _json_problem(item, depth + 1)
+            if problem is not None:
+                return problem if problem.startswith("contains") else "contains a " + problem
+        return None
+    return _describe(value)
+
+
+def _dump_json(ns, report):
+    builtins_module = sys.modules.get("builtins")
+    kept = {}
+    for name, value in list(ns.items()):
+        if not isinstance(name, str) or _is_dunder(name) or value is builtins_module:
+            continue
+        try:
+            problem = _json_problem(value)
+            if problem is None:
+                # Catches what the walk cannot see: cycles, huge ints, surrogates.
+                text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+                text.encode("utf-8")
+        except BaseException as exc:
+            problem = _exc_text(exc)
+        if problem is not None:
+            report["not_persisted"][name] = "not JSON-serialisable: " + problem
+            continue
+        kept[name] = value
+        report["saved"].append(name)
+    doc = {"format": JSON_FORMAT, "version": JSON_VERSION,
+           "python": _python_version(), "globals": kept}
+    return (json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=1) + "\n").encode("utf-8")
+
+
+def _load_pickle(ns, data, report):
+    end = data.find(b"\n", len(MAGIC))
+    if end < 0:
+        raise _Reset("truncated state file (no header)")
+    try:
+        header = json.loads(data[len(MAGIC):end].decode("utf-8"))
+    except ValueError:
+        raise _Reset("corrupt state file (bad header)") from None
+    if not isinstance(header, dict):
+        raise _Reset("corrupt state file (bad header)")
+    made_by, this = header.get("python"), _python_version()
+    if made_by != this:
+        raise _Reset("made by Python %s, this is %s" % (made_by, this))
+    if header.get("cache_tag") != sys.implementation.cache_tag:
+        raise _Reset("made by %s, this is %s" % (header.get("cache_tag"), sys.implementation.cache_tag))
+    payload = data[end + 1:]
+    length = header.get("length")
+    if isinstance(length, int) and length != len(payload):
+        raise _Reset("truncated state file (%d of %d bytes)" % (len(payload), length))
+    crc = header.get("crc32")
+    if isinstance(crc, int) and _crc32(payload) not in (None, crc):
+        raise _Reset("corrupt state file (checksum mismatch)")
+    try:
+        blobs = _ContainerUnpickler(io.BytesIO(payload)).load()
+    except BaseException as exc:
+        raise _Reset("corrupt state file (%s)" % _exc_text(exc)) from None
+    if not isinstance(blobs, dict) or not all(
+            type(k) is str and type(v) is bytes for k, v in blobs.items()):
+        raise _Reset("corrupt state file (unexpected contents)")
+    ctx = _Context(ns)
+    for name, blob in blobs.items():
+        if _is_dunder(name):
+            report["failed"][name] = "reserved name"
+            continue
+        before = set(ctx.built)
+        try:
+            value = _Unpickler(blob, ctx).load()
+        except BaseException as exc:
+            # Half-built functions or classes must not be shared with the
+            # names restored after this one.
+            for token in set(ctx.built) - before:
+                ctx.filled.discard(id(ctx.built.pop(token)))
+            report["failed"][name] = _exc_text(exc)
+            continue
+        ns[name] = value
+        report["restored"].append(name)
+
+
+def _load_json(ns, data, report):
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise _Reset("corrupt JSON state file") from None
+    if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
+        raise _Reset("not a Vivarium state file (JSON without the format tag)")
+    if doc.get("version") != JSON_VERSION:
+        raise _Reset("unsupported JSON state version %r" % (doc.get("version"),))
+    kept = doc.get("globals")
+    if not isinstance(kept, dict):
+        raise _Reset("corrupt JSON state file (no globals)")
+    for name, value in kept.items():
+        if _is_dunder(name):
+            report["failed"][name] = "reserved name"
+            continue
+        ns[name] = value
+        report["restored"].append(name)
+
+
+# --------------------------------------------------------------------------
+# The API the runner calls.
+
+
+def restore(ns, path):
+    """Load the state file at path into ns. Never raises.
+
+    Returns {"restored": [names], "failed": {name: reason},
+    "reset": None or why the whole file was unusable}. A missing file is
+    an empty state, not a reset. Each name is restored on its own: one
+    that fails does not take the others with it.
+    """
+    report = {"restored": [], "failed": {}, "reset": None}
+    try:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return report
+        except BaseException as exc:
+            raise _Reset("state file unreadable (%s)" % _exc_text(exc)) from None
+        if data.startswith(MAGIC):
+            _load_pickle(ns, data, report)
+        elif not data:
+            raise _Reset("empty state file")
+        elif data.lstrip()[:1] == b"{":
+            _load_json(ns, data, report)
+        else:
+            raise _Reset("not a Vivarium state file (bad magic)")
+    except _Reset as reset:
+        report["reset"] = _short(reset)
+    except BaseException as exc:  # never let state break the run
+        report["reset"] = _short("corrupt state file (%s)" % _exc_text(exc))
+    if report["reset"] is not None:
+        for name in report["restored"]:
+            ns.pop(name, None)
+        report["restored"] = []
+        report["failed"] = {}
+    return report
+
+
+def _write_atomic(path, data):
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            fsync = getattr(os, "fsync", None)
+            if fsync is not None:
+                try:
+                    fsync(f.fileno())
+                except OSError:
+                    pass  # WASI layers without fd_sync: the rename still holds
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except BaseException:
+            pass
+        raise
+
+
+def save(ns, path, mode="pickle"):
+    """Write ns's globals to path atomically, in mode "pickle" or "json".
+    Never raises.
+
+    Returns {"saved": [names], "not_persisted": {name: reason},
+    "error": None or why no file was written}. Dunder names and names bound
+    to the builtins module are skipped silently.
+    """
+    report = {"saved": [], "not_persisted": {}, "error": None}
+    try:
+        if mode == "pickle":
+            data = _dump_pickle(ns, report)
+        elif mode == "json":
+            data = _dump_json(ns, report)
+        else:
+            report["error"] = "unknown state mode %r" % (mode,)
+            return report
+        _write_atomic(path, data)
+    except BaseException as exc:
+        report["error"] = _short("state not written (%s)" % _exc_text(exc))
+        report["not_persisted"].update({name: "state not written" for name in report["saved"]})
+        report["saved"] = []
+    return report
