@@ -79,7 +79,10 @@ def _not_persisted_reason(value, exc):
         return "open file"
     if isinstance(exc, RecursionError):
         return "too deeply nested to pickle (RecursionError)"
-    msg = str(exc) or type(exc).__name__
+    msg = str(exc)
+    if not isinstance(exc, (TypeError, pickle.PicklingError)) or not msg:
+        # Anything else came from the value's own code: say what it raised.
+        msg = "%s: %s" % (type(exc).__name__, msg) if msg else type(exc).__name__
     return _short("%s: %s" % (_describe(value), msg))
 
 
