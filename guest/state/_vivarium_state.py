@@ -111,6 +111,14 @@ def _resolves_by_reference(obj):
     return found is obj
 
 
+def _resolves_by_name(obj):
+    """Like _resolves_by_reference for objects pickled by their __name__."""
+    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    name = getattr(obj, "__name__", None)
+    return (module is not None and module.__name__ != "__main__" and isinstance(name, str)
+            and getattr(module, name, None) is obj)
+
+
 def _module_sentinels():
     """Module-level singletons that are compared by identity (dataclasses'
     MISSING and field markers): pickled as a reference to the attribute so
@@ -169,12 +177,35 @@ class _Pickler(pickle.Pickler):
         sentinel = self._scope["sentinels"].get(id(obj))
         if sentinel is not None:
             return (_module_attr, sentinel)
+        typing = sys.modules.get("typing")
+        if typing is not None and kind in (getattr(typing, "TypeVar", None),
+                                           getattr(typing, "NewType", None),
+                                           getattr(typing, "TypeAliasType", None)):
+            # These pickle by name, which fails for the session's own ones
+            # (and for the type parameters of 3.12's `def f[T]`).
+            if not _resolves_by_name(obj):
+                return self._reduce_typing(obj, kind, typing)
         functools = sys.modules.get("functools")
         if functools is not None and kind is getattr(functools, "cached_property", None):
             # Its 3.11 lock cannot be pickled and is not needed after a restore.
             state = {k: v for k, v in vars(obj).items() if k != "lock"}
             return (kind, (obj.func,), state)
         return NotImplemented
+
+    def _reduce_typing(self, obj, kind, typing):
+        token = self._token(obj)
+        if kind is typing.TypeVar:
+            options = {"bound": obj.__bound__, "covariant": obj.__covariant__,
+                       "contravariant": obj.__contravariant__}
+            if hasattr(obj, "__infer_variance__"):
+                options["infer_variance"] = obj.__infer_variance__
+            return (_make_typing, (token, "TypeVar", (obj.__name__,) + obj.__constraints__,
+                                   options, obj.__module__))
+        if kind is typing.NewType:
+            return (_make_typing, (token, "NewType", (obj.__name__, obj.__supertype__), {},
+                                   obj.__module__))
+        return (_make_typing, (token, "TypeAliasType", (obj.__name__, obj.__value__),
+                               {"type_params": obj.__type_params__}, obj.__module__))
 
     def _reduce_module(self, module):
         name = getattr(module, "__name__", None)
@@ -240,15 +271,22 @@ class _Pickler(pickle.Pickler):
             return NotImplemented
         enum = sys.modules.get("enum")
         if enum is not None and isinstance(cls, enum.EnumMeta):
-            raise pickle.PicklingError("an Enum defined in the session is not supported")
+            return self._reduce_enum(cls)
+        typing = sys.modules.get("typing")
+        if typing is not None and typing.is_typeddict(cls):
+            return (_make_typeddict, (self._token(cls), cls.__name__, cls.__qualname__,
+                                      cls.__module__, dict(cls.__annotations__), cls.__total__))
         namespace = cls.__dict__
         initial = {"__module__": cls.__module__, "__doc__": namespace.get("__doc__")}
+        if "__orig_bases__" in namespace:
+            # Generic[T] and friends check it when the class is created.
+            initial["__orig_bases__"] = namespace["__orig_bases__"]
         if "__slots__" in namespace:
             slots = namespace["__slots__"]
             initial["__slots__"] = (slots,) if isinstance(slots, str) else tuple(slots)
         attrs = {}
         for key, value in namespace.items():
-            if key in ("__dict__", "__weakref__", "__module__", "__doc__", "__slots__",
+            if key in ("__dict__", "__weakref__", "__module__", "__doc__", "__slots__", "__orig_bases__",
                        "__slotnames__", "_abc_impl", "__qualname__"):
                 continue
             if (isinstance(value, (types.MemberDescriptorType, types.GetSetDescriptorType))
@@ -258,6 +296,36 @@ class _Pickler(pickle.Pickler):
         args = (self._token(cls), type(cls), cls.__name__, cls.__bases__, initial)
         state = {"qualname": cls.__qualname__, "attrs": attrs}
         return (_make_class, args, state, None, None, _fill_class)
+
+    def _reduce_enum(self, cls):
+        """An Enum is made again by its metaclass from its members' values;
+        the user's methods follow, as for any class."""
+        if isinstance(cls.__dict__.get("_new_member_"), types.FunctionType):
+            raise pickle.PicklingError("an Enum with its own __new__ is not supported")
+        members = cls.__members__
+        attrs = {}
+        for key, value in cls.__dict__.items():
+            if key in members:
+                continue
+            func = value
+            if type(value) in (staticmethod, classmethod):
+                func = value.__func__
+            elif type(value) is property:
+                func = value.fget
+            # What EnumType adds itself is found by reference; the user's own
+            # methods are not.
+            if isinstance(func, types.FunctionType) and not _resolves_by_reference(func):
+                attrs[key] = value
+        extra = {}
+        for name, member in members.items():
+            own = {k: v for k, v in vars(member).items()
+                   if k not in ("_value_", "_name_", "__objclass__", "_sort_order_")}
+            if own:
+                extra[name] = own
+        args = (self._token(cls), type(cls), cls.__name__, cls.__bases__, cls.__module__,
+                cls.__qualname__, [(name, member._value_) for name, member in members.items()])
+        state = {"qualname": cls.__qualname__, "attrs": attrs, "members": extra}
+        return (_make_enum, args, state, None, None, _fill_class)
 
 
 # --------------------------------------------------------------------------
@@ -344,6 +412,42 @@ def _make_class(ctx, token, meta, name, bases, initial):
     return cls
 
 
+def _make_enum(ctx, token, meta, name, bases, module, qualname, members):
+    built = ctx.built.get(token)
+    if built is not None:
+        return built
+    classdict = meta.__prepare__(name, bases)
+    classdict["__module__"] = module
+    classdict["__qualname__"] = qualname
+    for member, value in members:
+        classdict[member] = value
+    cls = meta(name, bases, classdict)
+    ctx.built[token] = cls
+    return cls
+
+
+def _make_typing(ctx, token, kind, args, options, module):
+    built = ctx.built.get(token)
+    if built is None:
+        import typing
+        built = getattr(typing, kind)(*args, **options)
+        if kind != "TypeAliasType":
+            built.__module__ = module
+        ctx.built[token] = built
+    return built
+
+
+def _make_typeddict(ctx, token, name, qualname, module, fields, total):
+    built = ctx.built.get(token)
+    if built is None:
+        import typing
+        built = typing.TypedDict(name, fields, total=total)
+        built.__qualname__ = qualname
+        built.__module__ = module
+        ctx.built[token] = built
+    return built
+
+
 def _fill_class(ctx, cls, state):
     if id(cls) in ctx.filled:
         return cls
@@ -357,6 +461,8 @@ def _fill_class(ctx, cls, state):
         set_name = getattr(type(value), "__set_name__", None)
         if set_name is not None:
             set_name(value, cls, key)
+    for member, own in state.get("members", {}).items():
+        vars(cls[member]).update(own)
     abc = sys.modules.get("abc")
     if abc is not None and isinstance(cls, abc.ABCMeta):
         abc.update_abstractmethods(cls)
@@ -370,6 +476,9 @@ _HELPERS = {
     "_make_function": _make_function,
     "_fill_function": _fill_function,
     "_make_class": _make_class,
+    "_make_enum": _make_enum,
+    "_make_typing": _make_typing,
+    "_make_typeddict": _make_typeddict,
     "_fill_class": _fill_class,
 }
 _HELPER_MODULES = {__name__, "_vivarium_state"}
