@@ -560,7 +560,8 @@ def _dump_pickle(ns, report):
         "length": len(payload),
         "crc32": _crc32(payload),
     }
-    return MAGIC + json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n" + payload
+    # Written as three pieces: no copy of a large payload.
+    return [MAGIC, json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n", payload]
 
 
 def _json_problem(value, depth=0):
@@ -610,7 +611,7 @@ def _dump_json(ns, report):
         report["saved"].append(name)
     doc = {"format": JSON_FORMAT, "version": JSON_VERSION,
            "python": _python_version(), "globals": kept}
-    return (json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=1) + "\n").encode("utf-8")
+    return [(json.dumps(doc, ensure_ascii=False, allow_nan=False, indent=1) + "\n").encode("utf-8")]
 
 
 def _load_pickle(ns, data, report):
@@ -722,11 +723,12 @@ def restore(ns, path):
     return report
 
 
-def _write_atomic(path, data):
+def _write_atomic(path, chunks):
     tmp = path + ".tmp"
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             fsync = getattr(os, "fsync", None)
             if fsync is not None:
