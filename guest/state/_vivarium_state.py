@@ -113,10 +113,12 @@ def _resolves_by_reference(obj):
 
 def _resolves_by_name(obj):
     """Like _resolves_by_reference for objects pickled by their __name__."""
-    module = sys.modules.get(getattr(obj, "__module__", None) or "")
+    module_name = getattr(obj, "__module__", None)
     name = getattr(obj, "__name__", None)
-    return (module is not None and module.__name__ != "__main__" and isinstance(name, str)
-            and getattr(module, name, None) is obj)
+    if not isinstance(module_name, str) or module_name == "__main__" or not isinstance(name, str):
+        return False
+    module = sys.modules.get(module_name)
+    return module is not None and getattr(module, name, None) is obj
 
 
 def _module_sentinels():
@@ -177,16 +179,12 @@ class _Pickler(pickle.Pickler):
         sentinel = self._scope["sentinels"].get(id(obj))
         if sentinel is not None:
             return (_module_attr, sentinel)
-        typing = sys.modules.get("typing")
-        if typing is not None and kind in (getattr(typing, "TypeVar", None),
-                                           getattr(typing, "NewType", None),
-                                           getattr(typing, "TypeAliasType", None)):
+        if kind in self._scope["typing_kinds"]:
             # These pickle by name, which fails for the session's own ones
             # (and for the type parameters of 3.12's `def f[T]`).
             if not _resolves_by_name(obj):
-                return self._reduce_typing(obj, kind, typing)
-        functools = sys.modules.get("functools")
-        if functools is not None and kind is getattr(functools, "cached_property", None):
+                return self._reduce_typing(obj, kind, sys.modules["typing"])
+        if kind is self._scope["cached_property"]:
             # Its 3.11 lock cannot be pickled and is not needed after a restore.
             state = {k: v for k, v in vars(obj).items() if k != "lock"}
             return (kind, (obj.func,), state)
@@ -223,16 +221,15 @@ class _Pickler(pickle.Pickler):
         # copies a wrapped function's __module__ onto the wrapper.
         owner = glob.get("__name__")
         owner_module = sys.modules.get(owner) if isinstance(owner, str) else None
-        if main is not None and glob is getattr(main, "__dict__", None):
+        if glob is self._scope["ns"] or (main is not None and glob is getattr(main, "__dict__", None)):
             # Re-bound to the restoring namespace: the function sees the
             # other restored globals at call time.
             globals_kind, globals_arg = "main", None
         elif owner_module is not None and getattr(owner_module, "__dict__", None) is glob:
             globals_kind, globals_arg = "module", owner
-        elif owner == "__main__":
-            globals_kind, globals_arg = "main", None
         else:
-            # A private namespace: keep only the names the code reads. They go
+            # A private namespace (attrs makes its methods in a copy of the
+            # module's globals): keep only the names the code reads. They go
             # in the state, not the arguments, since they may refer back to
             # the function itself.
             globals_kind, globals_arg = "dict", None
@@ -535,7 +532,16 @@ def _crc32(data):
 
 
 def _dump_pickle(ns, report):
-    scope = {"keep": {}, "sentinels": _module_sentinels()}
+    typing = sys.modules.get("typing")
+    functools = sys.modules.get("functools")
+    scope = {
+        "ns": ns,
+        "keep": {},
+        "sentinels": _module_sentinels(),
+        "typing_kinds": tuple(getattr(typing, n) for n in ("TypeVar", "NewType", "TypeAliasType")
+                              if hasattr(typing, n)) if typing is not None else (),
+        "cached_property": getattr(functools, "cached_property", None),
+    }
     builtins_module = sys.modules.get("builtins")
     blobs = {}
     for name, value in list(ns.items()):
