@@ -436,6 +436,19 @@ def function_details_survive(s):
 
 
 @test
+def function_made_in_a_copy_of_globals(s):
+    # attrs builds its methods this way: exec in a copy of the module's globals.
+    _, r = s.turn("limit = 1\n"
+                  "private = dict(globals())\nprivate['helper_val'] = 5\n"
+                  "exec('def peek():\\n    return helper_val, limit\\n', private)\n"
+                  "peek = private['peek']\ndel private\n")
+    clean(r)
+    out, r = s.turn("print(peek(), 'helper_val' in globals())\n")
+    clean(r)
+    check(out == "(5, 1) False\n", "a function with its own globals", out)
+
+
+@test
 def dataclass_namedtuple_abc(s):
     _, r = s.turn(
         "import dataclasses, collections, abc, enum\n"
