@@ -26,6 +26,11 @@ JSON_FORMAT = "vivarium-state-json"
 JSON_VERSION = 1
 PROTOCOL = 5
 
+# Pickling recurses in C once per level of nesting. On 3.11 that is bounded
+# only by the Python recursion limit, so a session that raised the limit could
+# overflow the C stack while saving; saving and restoring run under this cap.
+_RECURSION_CAP = 2000
+
 # Reasons and messages end up in the result's metadata: keep them short.
 _REASON_MAX = 200
 
@@ -710,7 +715,7 @@ def restore(ns, path):
         except BaseException as exc:
             raise _Reset("state file unreadable (%s)" % _exc_text(exc)) from None
         if data.startswith(MAGIC):
-            _load_pickle(ns, data, report)
+            _capped_recursion(_load_pickle, ns, data, report)
         elif not data:
             raise _Reset("empty state file")
         elif data.lstrip()[:1] == b"{":
@@ -719,7 +724,12 @@ def restore(ns, path):
             raise _Reset("not a Vivarium state file (bad magic)")
     except _Reset as reset:
         report["reset"] = _short(reset)
-    except BaseException as exc:  # never let state break the run
+    except BaseException as exc:
+        # BaseException on purpose, here and wherever user objects run: WASI
+        # delivers no signals and the host stops a guest from outside Python,
+        # so a KeyboardInterrupt or SystemExit at this point can only come
+        # from the session's own __setstate__ or __reduce__. It must not
+        # break the run.
         report["reset"] = _short("corrupt state file (%s)" % _exc_text(exc))
     if report["reset"] is not None:
         for name in report["restored"]:
@@ -727,6 +737,18 @@ def restore(ns, path):
         report["restored"] = []
         report["failed"] = {}
     return report
+
+
+def _capped_recursion(fn, *args):
+    old = sys.getrecursionlimit()
+    capped = old > _RECURSION_CAP
+    if capped:
+        sys.setrecursionlimit(_RECURSION_CAP)
+    try:
+        return fn(*args)
+    finally:
+        if capped:
+            sys.setrecursionlimit(old)
 
 
 def _write_atomic(path, chunks):
@@ -762,9 +784,9 @@ def save(ns, path, mode="pickle"):
     report = {"saved": [], "not_persisted": {}, "error": None}
     try:
         if mode == "pickle":
-            data = _dump_pickle(ns, report)
+            data = _capped_recursion(_dump_pickle, ns, report)
         elif mode == "json":
-            data = _dump_json(ns, report)
+            data = _capped_recursion(_dump_json, ns, report)
         else:
             report["error"] = "unknown state mode %r" % (mode,)
             return report

@@ -414,6 +414,21 @@ def deep_and_cyclic_structures(s):
 
 
 @test
+def raised_recursion_limit_does_not_crash(s):
+    # With the limit raised, pickling a deep list would overflow the C stack
+    # on 3.11 instead of raising RecursionError.
+    _, r = s.turn("import sys\nsys.setrecursionlimit(1000000)\n"
+                  "deep = []\ncur = deep\n"
+                  "for _ in range(200000):\n    cur.append([])\n    cur = cur[0]\n"
+                  "del cur, _\nok = 1\n")
+    check(r["error"] is None, "turn 1 failed", r)
+    check("RecursionError" in r["save"]["not_persisted"].get("deep", ""), "deep reason", r)
+    out, r = s.turn("print(ok, sys.getrecursionlimit() >= 1000)\n")
+    clean(r)
+    check(out == "1 True\n", "after a raised recursion limit", out)
+
+
+@test
 def function_details_survive(s):
     _, r = s.turn(
         "import functools\n"
