@@ -7,7 +7,11 @@ before it and save() after it. Turns run either on a native interpreter (the
 one running this file) or, with --vivarium CLI, inside the real guest through
 `vivarium run` (CPython 3.12 on WASI by default).
 
-    python3.11 tests/state/test_state.py [--vivarium build/vivarium] [-k NAME]
+    python3.11 tests/state/test_state.py [--vivarium build/vivarium]
+        [--other-python python3.12] [-k NAME]
+
+--other-python names an interpreter of another version: a state it writes must
+be a reset here.
 
 Prints "N passed, N failed" and exits non-zero when a test failed.
 """
@@ -102,13 +106,15 @@ class Session:
         return out, report
 
 
-def native_runner(session, mode):
-    argv = [sys.executable, os.path.abspath(__file__), "--turn", MODULE, session.state,
-            mode, session.path("code.py"), session.path("report.json")]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise AssertionError("turn exited %d: %s" % (proc.returncode, proc.stderr))
-    return proc.stdout
+def native_runner(python):
+    def run(session, mode):
+        argv = [python, os.path.abspath(__file__), "--turn", MODULE, session.state,
+                mode, session.path("code.py"), session.path("report.json")]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            raise AssertionError("turn exited %d: %s" % (proc.returncode, proc.stderr))
+        return proc.stdout
+    return run
 
 
 def guest_runner(cli, extra):
@@ -353,6 +359,25 @@ def other_python_version_resets(s):
         header["python"] = "3.99"
         s.write("state.bin", data[:17] + json.dumps(header).encode() + data[end:])
     corrupt_then_recover(s, rewrite, "made by Python 3.99, this is 3.")
+
+
+@test
+def state_of_another_interpreter_resets(s):
+    if OTHER_PYTHON is None:
+        info("state_of_another_interpreter_resets: no --other-python, only the faked header")
+        return
+    mine = s.runner
+    s.runner = native_runner(OTHER_PYTHON)
+    out, r = s.turn("import sys\nprint('%d.%d' % sys.version_info[:2])\nx = 1\n")
+    clean(r)
+    other = out.strip()
+    s.runner = mine
+    out, r = s.turn("import sys\nprint('%d.%d' % sys.version_info[:2], 'x' in globals())\n")
+    this = out.split()[0]
+    check(other != this, "--other-python is the same version", other, this)
+    check(r["restore"]["reset"] == "made by Python %s, this is %s" % (other, this),
+          "reset reason", r)
+    check(out.split()[1] == "False", "state of another interpreter restored", out)
 
 
 @test
@@ -629,6 +654,7 @@ def typical_state_cost(s):
 # --------------------------------------------------------------------------
 
 _INFO = []
+OTHER_PYTHON = None  # an interpreter of another version, to write a state this one refuses
 
 
 def info(line):
@@ -639,7 +665,8 @@ def main(argv):
     if argv[:1] == ["--turn"]:
         run_turn(*argv[1:6])
         return 0
-    runner, label, only = native_runner, "python %d.%d" % sys.version_info[:2], None
+    global OTHER_PYTHON
+    runner, label, only = native_runner(sys.executable), "python %d.%d" % sys.version_info[:2], None
     args = list(argv)
     while args:
         opt = args.pop(0)
@@ -647,10 +674,13 @@ def main(argv):
             cli = args.pop(0)
             extra = []
             runner, label = guest_runner(cli, extra), "guest via " + cli
+        elif opt == "--other-python":
+            OTHER_PYTHON = args.pop(0)
         elif opt == "-k":
             only = args.pop(0)
         else:
-            print("usage: test_state.py [--vivarium CLI] [-k NAME]", file=sys.stderr)
+            print("usage: test_state.py [--vivarium CLI] [--other-python PYTHON] [-k NAME]",
+                  file=sys.stderr)
             return 2
     if not os.path.exists(MODULE):
         print("missing " + MODULE, file=sys.stderr)
