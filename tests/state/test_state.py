@@ -246,6 +246,22 @@ def closures_survive(s):
 
 
 @test
+def names_for_one_object_stay_one_object(s):
+    _, r = s.turn("a = [1]\nb = a\nc = {'k': a}\nn = 5\nm = n\n"
+                  "class Bad:\n    def __reduce__(self):\n        raise TypeError('no')\n"
+                  "bad = Bad()\nbad2 = bad\n")
+    check(r["error"] is None, "turn 1 failed", r)
+    check(set(r["save"]["not_persisted"]) == {"bad", "bad2"}, "unpicklable alias", r)
+    out, r = s.turn("b.append(2)\nprint(a, a is b, c['k'] is a, m)\n")
+    clean(r)
+    # Shared inside one value survives; across two names only for the name itself.
+    check(out == "[1, 2] True False 5\n", "aliases after restore", out)
+    out, r = s.turn("print(a, b is a)\n")
+    clean(r)
+    check(out == "[1, 2] True\n", "aliases after a second restore", out)
+
+
+@test
 def imports_survive(s):
     _, r = s.turn("import json as j\nfrom os import path\nimport os.path\n"
                   "import collections.abc as cabc\nimport builtins\n")
