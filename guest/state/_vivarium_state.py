@@ -519,6 +519,17 @@ class _Unpickler(pickle.Unpickler):
             if helper is None:
                 raise pickle.UnpicklingError("unknown state helper %s" % name)
             return _Bound(helper, self._ctx)
+        if module == "__main__":
+            # Objects pickled by name in the session: look in the namespace
+            # being restored, whatever sys.modules['__main__'] is.
+            found = self._ctx.ns
+            try:
+                found = found[name.split(".")[0]]
+                for part in name.split(".")[1:]:
+                    found = getattr(found, part)
+            except (KeyError, AttributeError):
+                raise AttributeError("%s is not restored (yet)" % name) from None
+            return found
         return super().find_class(module, name)
 
 
