@@ -492,7 +492,9 @@ _HELPERS = {
     "_make_typeddict": _make_typeddict,
     "_fill_class": _fill_class,
 }
-_HELPER_MODULES = {__name__, "_vivarium_state"}
+# The helpers are pickled under this module's name; "__main__" (the file run
+# as a script) must never resolve to them.
+_HELPER_MODULES = {"_vivarium_state"} | ({__name__} - {"__main__"})
 
 
 class _Bound:
