@@ -170,6 +170,8 @@ class _Pickler(pickle.Pickler):
             return self._reduce_function(obj)
         if kind is types.ModuleType:
             return self._reduce_module(obj)
+        if kind is _AliasOf:
+            return (_alias_of, (obj.name,))
         if isinstance(obj, type):
             if _resolves_by_reference(obj):
                 return NotImplemented
@@ -347,6 +349,12 @@ def _module_attr(ctx, module, attr):
     return getattr(_import_module(ctx, module), attr)
 
 
+def _alias_of(ctx, name):
+    if name not in ctx.ns:
+        raise LookupError("the same object as %s, which was not restored" % name)
+    return ctx.ns[name]
+
+
 def _mapping_proxy(ctx, mapping):
     return types.MappingProxyType(mapping)
 
@@ -475,6 +483,7 @@ _HELPERS = {
     "_module_attr": _module_attr,
     "_import_module": _import_module,
     "_mapping_proxy": _mapping_proxy,
+    "_alias_of": _alias_of,
     "_make_function": _make_function,
     "_fill_function": _fill_function,
     "_make_class": _make_class,
@@ -483,7 +492,9 @@ _HELPERS = {
     "_make_typeddict": _make_typeddict,
     "_fill_class": _fill_class,
 }
-_HELPER_MODULES = {__name__, "_vivarium_state"}
+# The helpers are pickled under this module's name; "__main__" (the file run
+# as a script) must never resolve to them.
+_HELPER_MODULES = {"_vivarium_state"} | ({__name__} - {"__main__"})
 
 
 class _Bound:
@@ -510,6 +521,17 @@ class _Unpickler(pickle.Unpickler):
             if helper is None:
                 raise pickle.UnpicklingError("unknown state helper %s" % name)
             return _Bound(helper, self._ctx)
+        if module == "__main__":
+            # Objects pickled by name in the session: look in the namespace
+            # being restored, whatever sys.modules['__main__'] is.
+            found = self._ctx.ns
+            try:
+                found = found[name.split(".")[0]]
+                for part in name.split(".")[1:]:
+                    found = getattr(found, part)
+            except (KeyError, AttributeError):
+                raise AttributeError("%s is not restored (yet)" % name) from None
+            return found
         return super().find_class(module, name)
 
 
@@ -536,6 +558,17 @@ def _crc32(data):
     return binascii.crc32(data)
 
 
+# Values whose identity nobody can observe: never stored as aliases.
+_IMMUTABLE = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset)
+
+
+class _AliasOf:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+
 def _dump_pickle(ns, report):
     typing = sys.modules.get("typing")
     functools = sys.modules.get("functools")
@@ -549,12 +582,20 @@ def _dump_pickle(ns, report):
     }
     builtins_module = sys.modules.get("builtins")
     blobs = {}
+    first_name = {}  # id of a saved value -> the first name it was saved under
     for name, value in list(ns.items()):
         if not isinstance(name, str) or _is_dunder(name) or value is builtins_module:
             continue
         buf = io.BytesIO()
         try:
-            _Pickler(buf, scope).dump(value)
+            # `b = a` stays one object: b's pickle points at a, which is
+            # restored first (file order).
+            alias = None if type(value) in _IMMUTABLE else first_name.get(id(value))
+            if alias is not None:
+                _Pickler(buf, scope).dump(_AliasOf(alias))
+            else:
+                _Pickler(buf, scope).dump(value)
+                first_name[id(value)] = name
         except BaseException as exc:  # user __reduce__ code may raise anything
             report["not_persisted"][name] = _not_persisted_reason(value, exc)
             continue
