@@ -14,12 +14,18 @@ docs/state.md.
 """
 
 import io
-import json
 import marshal
 import os
-import pickle
 import sys
 import types
+
+# The C accelerator alone: pickle.py would also import re (and more), which
+# costs a cold execution more than the whole save. json is imported only by
+# the json format, for the same reason.
+try:
+    import _pickle as pickle
+except ImportError:  # an interpreter built without it
+    import pickle
 
 MAGIC = b"VIVARIUM-STATE 1\n"
 JSON_FORMAT = "vivarium-state-json"
@@ -608,12 +614,37 @@ def _dump_pickle(ns, report):
         "implementation": sys.implementation.name,
         "cache_tag": sys.implementation.cache_tag,
         "protocol": PROTOCOL,
-        "names": list(blobs),
+        "names": len(blobs),
         "length": len(payload),
         "crc32": _crc32(payload),
     }
     # Written as three pieces: no copy of a large payload.
-    return [MAGIC, json.dumps(header, separators=(",", ":")).encode("ascii") + b"\n", payload]
+    return [MAGIC, _header_line(header), payload]
+
+
+def _header_line(header):
+    # One line of space-separated key=value pairs (ASCII, no spaces in the
+    # values), readable with split(): no json import on the way in or out.
+    parts = []
+    for key, value in header.items():
+        text = "-" if value is None else str(value)
+        parts.append("%s=%s" % (key, text.replace(" ", "_")))
+    return (" ".join(parts) + "\n").encode("ascii", "replace")
+
+
+def _parse_header(line):
+    header = {}
+    for part in line.decode("ascii").split(" "):
+        key, eq, value = part.partition("=")
+        if not eq or not key:
+            raise ValueError("bad header field")
+        if value == "-":
+            header[key] = None
+        elif value.isdigit():
+            header[key] = int(value)
+        else:
+            header[key] = value
+    return header
 
 
 def _json_problem(value, depth=0):
@@ -643,6 +674,7 @@ def _json_problem(value, depth=0):
 
 
 def _dump_json(ns, report):
+    import json
     builtins_module = sys.modules.get("builtins")
     kept = {}
     for name, value in list(ns.items()):
@@ -671,7 +703,7 @@ def _load_pickle(ns, data, report):
     if end < 0:
         raise _Reset("truncated state file (no header)")
     try:
-        header = json.loads(data[len(MAGIC):end].decode("utf-8"))
+        header = _parse_header(data[len(MAGIC):end])
     except ValueError:
         raise _Reset("corrupt state file (bad header)") from None
     if not isinstance(header, dict):
@@ -715,6 +747,7 @@ def _load_pickle(ns, data, report):
 
 
 def _load_json(ns, data, report):
+    import json
     try:
         doc = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):
@@ -837,3 +870,44 @@ def save(ns, path, mode="pickle"):
         report["not_persisted"].update({name: "state not written" for name in report["saved"]})
         report["saved"] = []
     return report
+
+
+def _report_json(value, depth=0):
+    # The runner's report holds dicts, lists, strings, ints, bools and None.
+    # Written by hand: importing json would cost a cold execution more than
+    # the whole save.
+    if depth > 20:
+        return "null"
+    if value is None or value is True or value is False:
+        return {None: "null", True: "true", False: "false"}[value]
+    if type(value) is int:
+        return str(value)
+    if type(value) is float:
+        return repr(value) if value - value == 0.0 else "null"
+    if isinstance(value, dict):
+        return "{" + ",".join(_report_json(str(k)) + ":" + _report_json(v, depth + 1)
+                              for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_report_json(v, depth + 1) for v in value) + "]"
+    out = ['"']
+    for ch in str(value):
+        code = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif code < 0x20:
+            out.append("\\u%04x" % code)
+        elif 0xD800 <= code < 0xE000:
+            out.append("\\ufffd")  # a lone surrogate is not valid JSON text
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def write_report(path, report):
+    """The runner's report for the host, as JSON; never raises."""
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(_report_json(report))
+    except BaseException:
+        pass

@@ -353,16 +353,29 @@ def flipped_byte_resets(s):
     corrupt_then_recover(s, flip, "checksum")
 
 
+def parse_header(line):
+    """The state file's header line (key=value pairs) as a dict."""
+    header = {}
+    for part in line.decode("ascii").split(" "):
+        key, _, value = part.partition("=")
+        header[key] = None if value == "-" else int(value) if value.isdigit() else value
+    return header
+
+
+def header_line(header):
+    return " ".join("%s=%s" % (k, "-" if v is None else v) for k, v in header.items()).encode()
+
+
 @test
 def bad_payload_resets(s):
     def rewrite(s):
         data = s.read()
         end = data.index(b"\n", 17)
-        header = json.loads(data[17:end])
+        header = parse_header(data[17:end])
         payload = b"\x80\x05not a pickle at all"
         header["length"] = len(payload)
         header.pop("crc32")
-        s.write("state.bin", data[:17] + json.dumps(header).encode() + b"\n" + payload)
+        s.write("state.bin", data[:17] + header_line(header) + b"\n" + payload)
     corrupt_then_recover(s, rewrite, "corrupt")
 
 
@@ -371,9 +384,9 @@ def other_python_version_resets(s):
     def rewrite(s):
         data = s.read()
         end = data.index(b"\n", 17)
-        header = json.loads(data[17:end])
+        header = parse_header(data[17:end])
         header["python"] = "3.99"
-        s.write("state.bin", data[:17] + json.dumps(header).encode() + data[end:])
+        s.write("state.bin", data[:17] + header_line(header) + data[end:])
     corrupt_then_recover(s, rewrite, "made by Python 3.99, this is 3.")
 
 
@@ -464,9 +477,11 @@ def raised_recursion_limit_does_not_crash(s):
                   "del cur, _\nok = 1\n")
     check(r["error"] is None, "turn 1 failed", r)
     check("RecursionError" in r["save"]["not_persisted"].get("deep", ""), "deep reason", r)
-    out, r = s.turn("print(ok, sys.getrecursionlimit() >= 1000)\n")
+    # The restore leaves the interpreter's own limit (600 on our 3.11
+    # guest, 1000 elsewhere) as it found it.
+    out, r = s.turn("print(ok, sys.getrecursionlimit())\n")
     clean(r)
-    check(out == "1 True\n", "after a raised recursion limit", out)
+    check(out in ("1 600\n", "1 1000\n"), "after a raised recursion limit", out)
 
 
 @test
@@ -587,12 +602,12 @@ def tampered_file_cannot_set_dunders(s):
              "fine": pickle.dumps([1])}
     payload = pickle.dumps(blobs, protocol=5)
     header = {"python": "%d.%d" % sys.version_info[:2], "cache_tag": None,
-              "protocol": 5, "names": list(blobs), "length": len(payload)}
+              "protocol": 5, "names": len(blobs), "length": len(payload)}
     # The guest's version, not the driver's: read it from a turn.
     out, _ = s.turn("import sys\nprint(sys.implementation.cache_tag)\nprint('%d.%d' % sys.version_info[:2])\n")
     tag, version = out.split()
     header["cache_tag"], header["python"] = tag, version
-    s.write("state.bin", b"VIVARIUM-STATE 1\n" + json.dumps(header).encode() + b"\n" + payload)
+    s.write("state.bin", b"VIVARIUM-STATE 1\n" + header_line(header) + b"\n" + payload)
     out, r = s.turn("print(__name__, type(__builtins__).__name__, fine)\n")
     check(r["error"] is None, "turn failed", r)
     check(out == "__main__ module [1]\n", "a dunder was set from the file", out)
@@ -639,8 +654,8 @@ def save_is_atomic_and_skips_dunders(s):
     check(r["save"]["saved"] == ["_private"], "dunders saved", r)
     check(not os.path.exists(s.state + ".tmp"), "temporary file left behind")
     check(s.read().startswith(b"VIVARIUM-STATE 1\n"), "magic line")
-    header = json.loads(s.read().split(b"\n")[1])
-    check(header["names"] == ["_private"] and header["protocol"] == 5, "header", header)
+    header = parse_header(s.read().split(b"\n")[1])
+    check(header["names"] == 1 and header["protocol"] == 5, "header", header)
 
 
 @test
