@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <dirent.h>
+#include <jansson.h>
 
 #include "vivarium.h"
 
@@ -391,6 +393,204 @@ static void test_random_hash_seed_runs_cold(void **state)
     viv_policy_free(p);
 }
 
+/* --- interpreter state (docs/state.md) ----------------------------------------- */
+
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    while (d != NULL && readdir(d) != NULL) {
+        n++;
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return n;
+}
+
+/* metadata.state of a result, as a new reference, or NULL. */
+static json_t *state_meta(const viv_result *r)
+{
+    char *text = NULL;
+    viv_error err = {0};
+    assert_int_equal(viv_result_to_json(r, &text, &err), VIV_OK);
+    json_error_t jerr;
+    json_t *o = json_loads(text, 0, &jerr);
+    free(text);
+    assert_non_null(o);
+    json_t *st = json_object_get(json_object_get(o, "metadata"), "state");
+    json_incref(st);
+    json_decref(o);
+    return st;
+}
+
+static viv_session_store *temp_store(char root[32])
+{
+    snprintf(root, 32, "/tmp/viv-state-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    viv_session_store *store = NULL;
+    viv_error err = {0};
+    assert_int_equal(viv_session_store_open(root, &store, &err), VIV_OK);
+    return store;
+}
+
+static void drop_store(viv_session_store *store, const char *root)
+{
+    viv_session_store_close(store);
+    char cmd[96];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The session runner is invisible: every program gives what it gives
+ * without state, cold; and on a live interpreter, apart from what a live
+ * interpreter keeps on purpose (objects stay alive, so no __del__ and no
+ * exit handlers at the end of an execution). */
+static void test_state_runner_is_transparent(void **state)
+{
+    (void)state;
+    pair pr = make_pair(tune_limits);
+    char root[32];
+    viv_session_store *store = temp_store(root);
+    static const uint8_t input[] = "from stdin";
+    viv_exec_options plain = {.stdin_data = input, .stdin_len = sizeof input - 1};
+    for (size_t i = 0; i < sizeof same_programs / sizeof *same_programs; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "cold-%zu", i);
+        viv_exec_options eo = plain;
+        eo.sessions = store;
+        eo.session_id = id;
+        viv_result *c = exec_on(pr.cold, same_programs[i], &plain);
+        viv_result *s = exec_on(pr.cold, same_programs[i], &eo);
+        assert_same(same_programs[i], c, s);
+        bool keeps_objects = strstr(same_programs[i], "__del__") != NULL ||
+                             strstr(same_programs[i], "atexit") != NULL;
+        if (!keeps_objects) {
+            snprintf(id, sizeof id, "live-%zu", i);
+            viv_result *w = exec_on(pr.warm, same_programs[i], &eo);
+            assert_true(viv_result_warm(w));
+            assert_same(same_programs[i], c, w);
+            viv_result_free(w);
+        }
+        viv_result_free(c);
+        viv_result_free(s);
+    }
+    drop_store(store, root);
+    free_pair(&pr);
+}
+
+/* A live interpreter keeps everything, each execution with its own fresh
+ * budget; when it ends, the next starts from the saved state; and the
+ * library holds no descriptor more than before once the pool is gone. */
+static void test_live_session_keeps_everything(void **state)
+{
+    (void)state;
+    int fds_before = open_fds();
+    pair pr = make_pair(NULL);
+    char root[32];
+    viv_session_store *store = temp_store(root);
+    viv_exec_options eo = {.sessions = store, .session_id = "L"};
+    viv_result *r = exec_on(pr.warm, "g = (i for i in range(3))\nnext(g)\nx = 5\n", &eo);
+    assert_true(viv_result_success(r));
+    json_t *st = state_meta(r);
+    assert_true(json_is_true(json_object_get(st, "live")));
+    assert_true(json_is_false(json_object_get(st, "resumed")));
+    json_decref(st);
+    int64_t first_fuel = viv_result_fuel_consumed(r);
+    viv_result_free(r);
+
+    r = exec_on(pr.warm, "print(next(g), x)", &eo);
+    assert_string_equal(viv_result_stdout(r, NULL), "1 5\n");
+    st = state_meta(r);
+    assert_true(json_is_true(json_object_get(st, "resumed")));
+    json_decref(st);
+    /* Its own budget: not the previous execution's plus its own. */
+    assert_true(viv_result_fuel_consumed(r) < first_fuel + 20000000);
+    viv_result_free(r);
+
+    /* os._exit ends the interpreter: nothing is saved by this run, and the
+     * next one starts from the state the previous run saved. */
+    r = exec_on(pr.warm, "x = 6\nimport os\nos._exit(0)", &eo);
+    st = state_meta(r);
+    assert_true(json_is_false(json_object_get(st, "live")));
+    json_decref(st);
+    viv_result_free(r);
+    r = exec_on(pr.warm, "print(x, 'g' in globals())", &eo);
+    assert_string_equal(viv_result_stdout(r, NULL), "5 False\n");
+    st = state_meta(r);
+    assert_true(json_is_false(json_object_get(st, "resumed")));
+    json_decref(st);
+    viv_result_free(r);
+
+    /* An unclosed file's buffered data reaches the workspace at the end of
+     * the execution, as it would when the interpreter exits. */
+    r = exec_on(pr.warm, "f = open('/app/log.txt', 'w')\nf.write('kept')\n", &eo);
+    viv_result_free(r);
+    char path[96];
+    snprintf(path, sizeof path, "%s/L/workspace/log.txt", root);
+    FILE *f = fopen(path, "r");
+    char buf[16] = {0};
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "kept");
+
+    drop_store(store, root);
+    free_pair(&pr);
+    assert_int_equal(open_fds(), fds_before);
+}
+
+/* A fork is a copy of the workspace and of the saved state. */
+static void test_fork_copies_state(void **state)
+{
+    (void)state;
+    viv_sandbox *sb = make_sandbox(10);
+    char root[32];
+    viv_session_store *store = temp_store(root);
+    viv_error err = {0};
+    viv_exec_options a = {.sessions = store, .session_id = "A"};
+    viv_exec_options b = {.sessions = store, .session_id = "B"};
+    viv_result *r = exec_on(sb, "def f(): return 41\nopen('/app/w.txt', 'w').write('w')\n", &a);
+    viv_result_free(r);
+    assert_int_equal(viv_session_fork(store, "A", "B", &err), VIV_OK);
+    assert_int_equal(viv_session_fork(store, "A", "B", &err), VIV_EEXIST);
+    assert_int_equal(viv_session_fork(store, "nope", "C", &err), VIV_ENOENT);
+    assert_int_equal(viv_session_fork(store, "A", "../x", &err), VIV_EINVAL);
+    r = exec_on(sb, "y = f() + 1\nprint(y, open('/app/w.txt').read())", &b);
+    assert_string_equal(viv_result_stdout(r, NULL), "42 w\n");
+    viv_result_free(r);
+    r = exec_on(sb, "print('y' in globals())", &a);
+    assert_string_equal(viv_result_stdout(r, NULL), "False\n");
+    viv_result_free(r);
+    drop_store(store, root);
+    viv_sandbox_destroy(sb);
+}
+
+/* A mode that needs a session, without one: refused before anything runs. */
+static void test_state_needs_a_session(void **state)
+{
+    (void)state;
+    viv_error err = {0};
+    viv_policy *p = NULL;
+    viv_sandbox *sb = NULL;
+    assert_int_equal(viv_policy_new(&p, &err), VIV_OK);
+    assert_int_equal(viv_policy_set_persist_state(p, VIV_STATE_DURABLE, &err), VIV_OK);
+    assert_int_equal(viv_policy_set_persist_state(p, (viv_state_mode)42, &err), VIV_EPOLICY);
+    assert_string_equal(err.field, "persist_state");
+    assert_int_equal(viv_sandbox_create(p, VIV_TEST_GUEST, &sb, &err), VIV_OK);
+    viv_result *r = NULL;
+    assert_int_equal(viv_sandbox_execute(sb, "print(1)", 8, NULL, &r, &err), VIV_EPOLICY);
+    assert_string_equal(err.field, "persist_state");
+    assert_null(r);
+    viv_state_mode m;
+    assert_int_equal(viv_state_mode_parse("json", &m, &err), VIV_OK);
+    assert_int_equal(m, VIV_STATE_JSON);
+    assert_int_equal(viv_state_mode_parse("sometimes", &m, &err), VIV_EPOLICY);
+    assert_string_equal(viv_state_mode_name(VIV_STATE_LIVE), "live");
+    viv_sandbox_destroy(sb);
+    viv_policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -401,6 +601,10 @@ int main(void)
         cmocka_unit_test(test_a_dead_zygote_is_replaced),
         cmocka_unit_test(test_warm_pool_rejects_bad_preimports),
         cmocka_unit_test(test_random_hash_seed_runs_cold),
+        cmocka_unit_test(test_state_runner_is_transparent),
+        cmocka_unit_test(test_live_session_keeps_everything),
+        cmocka_unit_test(test_fork_copies_state),
+        cmocka_unit_test(test_state_needs_a_session),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
