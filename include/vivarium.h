@@ -280,8 +280,8 @@ VIV_API viv_status viv_session_list(viv_session_store *store, viv_session_info *
  * interpreter state (docs/state.md), so that an agent can try something on
  * the copy and throw it away. The copy appears whole or not at all.
  * VIV_EEXIST (error.path) when dst exists, VIV_ENOENT when src does not.
- * A live interpreter is not copied here: a warm pool's viv_warm_pool_fork
- * does that.
+ * A live interpreter is not copied (its jail admits only src's
+ * directories): dst's first execution starts from the saved state.
  */
 VIV_API viv_status viv_session_fork(viv_session_store *store, const char *src, const char *dst,
                                     viv_error *err);

@@ -266,10 +266,15 @@ void viv_state_finish(const viv_sandbox *sb, const viv_state_plan *plan, const c
         return;
     }
     if (plan->format[0] == '\0') {
-        if (!res->live && !res->live_resumed) {
+        if (!res->warm) {
             json_object_set_new(meta, "note",
                                 json_string("live state needs a warm pool (vivarium serve, or "
                                             "the library's pool); nothing was kept"));
+        } else if (!res->live_resumed) {
+            json_object_set_new(meta, "note",
+                                json_string("a new interpreter: the session had none alive "
+                                            "(its first execution, or the previous interpreter "
+                                            "ended), so it starts with empty state"));
         }
     } else {
         json_t *report = read_report(program_dir);
