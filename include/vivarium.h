@@ -433,6 +433,11 @@ typedef struct viv_warm_options {
     unsigned max_concurrent; /* running executions; 0: 2 x CPUs */
     unsigned max_queued;     /* waiting executions; 0: 64 */
     double start_timeout_s;  /* for an interpreter's start-up; 0: 60 */
+    /* Live interpreters of sessions with state (docs/state.md): at most
+     * this many (0: 16; the least recently used idle one makes room), and
+     * each ends after this long idle (0: 600 s). */
+    unsigned max_live;
+    double live_idle_s;
 } viv_warm_options;
 
 VIV_API viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_pool **out,

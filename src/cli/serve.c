@@ -54,6 +54,11 @@ static const char serve_usage[] =
     "                           overloaded (default 64)\n"
     "      --max-connections N  open client connections (default max-concurrent +\n"
     "                           max-queued + 16)\n"
+    "      --max-live N         sessions whose interpreter is kept alive between their\n"
+    "                           executions (docs/state.md); the least recently used\n"
+    "                           idle one makes room (default 16)\n"
+    "      --live-idle SECONDS  a live interpreter idle this long ends; the session\n"
+    "                           goes on from its saved state (default 600)\n"
     "      --policy FILE        the policy whose interpreter is warmed up at start\n"
     "                           (requests still run under their own policies)\n"
     "      --wasm PATH          the guest warmed up at start (default: the bundled one)\n"
@@ -289,6 +294,8 @@ enum {
     OPT_MAX_CONCURRENT,
     OPT_MAX_QUEUED,
     OPT_MAX_CONNECTIONS,
+    OPT_MAX_LIVE,
+    OPT_LIVE_IDLE,
     OPT_POLICY,
     OPT_WASM,
     OPT_GRACE,
@@ -302,6 +309,8 @@ static const struct option serve_options[] = {
     {"max-concurrent", required_argument, NULL, OPT_MAX_CONCURRENT},
     {"max-queued", required_argument, NULL, OPT_MAX_QUEUED},
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-live", required_argument, NULL, OPT_MAX_LIVE},
+    {"live-idle", required_argument, NULL, OPT_LIVE_IDLE},
     {"policy", required_argument, NULL, OPT_POLICY},
     {"wasm", required_argument, NULL, OPT_WASM},
     {"grace", required_argument, NULL, OPT_GRACE},
@@ -314,8 +323,8 @@ typedef struct serve_args {
     const char *socket, *policy, *wasm, *log;
     const char **preimports;
     size_t npreimports;
-    int64_t pool_size, max_concurrent, max_queued, max_connections;
-    double grace_s;
+    int64_t pool_size, max_concurrent, max_queued, max_connections, max_live;
+    double grace_s, live_idle_s;
 } serve_args;
 
 static int bad_value(const char *opt, const char *arg)
@@ -377,6 +386,17 @@ static int parse_args(int argc, char **argv, serve_args *a)
         case OPT_MAX_CONNECTIONS:
             slot = &a->max_connections, name = "max-connections";
             break;
+        case OPT_MAX_LIVE:
+            slot = &a->max_live, name = "max-live";
+            break;
+        case OPT_LIVE_IDLE: {
+            char *end;
+            a->live_idle_s = strtod(optarg, &end);
+            if (end == optarg || *end != '\0' || !(a->live_idle_s > 0 && a->live_idle_s <= 1e7)) {
+                return bad_value("live-idle", optarg);
+            }
+            break;
+        }
         default:
             fprintf(stderr, "Try 'vivarium serve --help'.\n");
             return VIV_EXIT_USAGE;
@@ -456,6 +476,8 @@ int viv_cli_serve(int argc, char **argv)
         .zygotes = (unsigned)a.pool_size,
         .max_concurrent = (unsigned)a.max_concurrent,
         .max_queued = (unsigned)a.max_queued,
+        .max_live = (unsigned)a.max_live,
+        .live_idle_s = a.live_idle_s,
     };
     if (rc < 0 && viv_warm_pool_create(&wo, &srv.pool, &err) != VIV_OK) {
         fprintf(stderr, "vivarium serve: %s\n", err.message);

@@ -35,10 +35,11 @@
 
 #define DEFAULT_MAX_QUEUED 64u
 
-/* Live interpreters (state.h): at most this many, and each ends after
- * this long idle; the least recently used idle one makes room. */
-#define MAX_LIVE    16
-#define LIVE_IDLE_S 600
+/* Live interpreters (state.h), unless the options say otherwise: at most
+ * this many, and each ends after this long idle; the least recently used
+ * idle one makes room. */
+#define DEFAULT_MAX_LIVE    16u
+#define DEFAULT_LIVE_IDLE_S 600.0
 
 typedef struct busy_session {
     char *id;
@@ -85,6 +86,8 @@ struct viv_warm_pool {
     size_t npreimports;
     unsigned zygotes_per_config;
     double start_timeout_s;
+    unsigned max_live;
+    double live_idle_s;
 };
 
 static const char *const default_preimports[] = {"json", "re", "csv", "sqlite3"};
@@ -142,6 +145,10 @@ viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_pool **ou
                                  "pre-import \"%s\" is not a module name", pre[i] ? pre[i] : "");
         }
     }
+    if (opts->live_idle_s < 0 || opts->live_idle_s > 1e7) {
+        return viv_error_set(err, VIV_EINVAL, "live_idle_s", NULL,
+                             "live_idle_s must be between 0 and 10000000 seconds");
+    }
     if (opts->start_timeout_s < 0) {
         return viv_error_set(err, VIV_EINVAL, "start_timeout_s", NULL,
                              "start_timeout_s must not be negative");
@@ -165,6 +172,8 @@ viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_pool **ou
     p->max_queued = opts->max_queued ? opts->max_queued : DEFAULT_MAX_QUEUED;
     p->zygotes_per_config = opts->zygotes ? opts->zygotes : 1;
     p->start_timeout_s = opts->start_timeout_s > 0 ? opts->start_timeout_s : 60;
+    p->max_live = opts->max_live ? opts->max_live : DEFAULT_MAX_LIVE;
+    p->live_idle_s = opts->live_idle_s > 0 ? opts->live_idle_s : DEFAULT_LIVE_IDLE_S;
     if (pthread_mutex_init(&p->lock, NULL) != 0) {
         free_pool(p);
         return viv_error_set(err, VIV_EHOST, NULL, NULL, "cannot create a mutex");
@@ -691,7 +700,7 @@ static void live_evict(viv_warm_pool *pool, const char *keep)
             alive += ls->ctl >= 0;
             continue;
         }
-        if (now - ls->idle_since_ns > (uint64_t)LIVE_IDLE_S * 1000000000ull) {
+        if ((double)(now - ls->idle_since_ns) > pool->live_idle_s * 1e9) {
             live_retire(ls);
             continue;
         }
@@ -700,7 +709,7 @@ static void live_evict(viv_warm_pool *pool, const char *keep)
             lru = ls;
         }
     }
-    if (alive >= MAX_LIVE && lru != NULL) {
+    if (alive >= pool->max_live && lru != NULL) {
         live_retire(lru);
     }
     /* Sessions without an interpreter keep no directory either, apart
