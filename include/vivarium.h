@@ -446,6 +446,11 @@ VIV_API viv_status viv_warm_pool_create(const viv_warm_options *opts, viv_warm_p
  * detached first. */
 VIV_API void viv_warm_pool_destroy(viv_warm_pool *pool);
 
+/* End the live interpreters idle past live_idle_s (and beyond max_live).
+ * A pool checks this whenever it is used; a server with quiet periods
+ * calls it now and then (vivarium serve: every 10 s). */
+VIV_API void viv_warm_pool_expire(viv_warm_pool *pool);
+
 /* Route this sandbox's executions through pool (borrowed; NULL detaches). */
 VIV_API void viv_sandbox_set_warm_pool(viv_sandbox *sb, viv_warm_pool *pool);
 

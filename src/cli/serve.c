@@ -525,11 +525,17 @@ int viv_cli_serve(int argc, char **argv)
     for (;;) {
         struct pollfd fds[2] = {{.fd = srv.listen_fd, .events = POLLIN},
                                 {.fd = signal_pipe[0], .events = POLLIN}};
-        if (poll(fds, 2, -1) < 0) {
+        /* Quiet periods still end idle live interpreters. */
+        int n = poll(fds, 2, 10000);
+        if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
             break;
+        }
+        if (n == 0) {
+            viv_warm_pool_expire(srv.pool);
+            continue;
         }
         if (fds[1].revents != 0) {
             char b;

@@ -309,6 +309,7 @@ static void *reaper_main(void *arg)
         pthread_mutex_unlock(&s->mu);
         expire_sessions(s);
         mcp_clients_expire(s);
+        viv_warm_pool_expire(s->cfg->warm);
         pthread_mutex_lock(&s->mu);
     }
     pthread_mutex_unlock(&s->mu);

@@ -687,17 +687,21 @@ static live_session *live_find(viv_warm_pool *pool, const char *id)
     return NULL;
 }
 
-/* Under pool->lock: end live interpreters idle too long, and the least
- * recently used idle one when there are too many. The caller's session
- * (busy, so not idle) is never chosen. */
+/* Under pool->lock: end live interpreters idle too long (the caller's
+ * own too: it was idle until now), and the least recently used idle one
+ * when there are too many (never the caller's: it is about to be used). */
 static void live_evict(viv_warm_pool *pool, const char *keep)
 {
     uint64_t now = now_ns();
     unsigned alive = 0;
     live_session *lru = NULL;
     for (live_session *ls = pool->live; ls != NULL; ls = ls->next) {
-        if (ls->ctl < 0 || strcmp(ls->id, keep) == 0 || session_busy(pool, ls->id)) {
-            alive += ls->ctl >= 0;
+        if (ls->ctl < 0) {
+            continue;
+        }
+        bool mine = strcmp(ls->id, keep) == 0;
+        if (!mine && session_busy(pool, ls->id)) {
+            alive++; /* running: not idle */
             continue;
         }
         if ((double)(now - ls->idle_since_ns) > pool->live_idle_s * 1e9) {
@@ -705,7 +709,7 @@ static void live_evict(viv_warm_pool *pool, const char *keep)
             continue;
         }
         alive++;
-        if (lru == NULL || ls->idle_since_ns < lru->idle_since_ns) {
+        if (!mine && (lru == NULL || ls->idle_since_ns < lru->idle_since_ns)) {
             lru = ls;
         }
     }
@@ -764,6 +768,16 @@ int viv_warm_live_dir(viv_warm_pool *pool, const char *session_id, char *dir, si
         closedir(d);
     }
     return 0;
+}
+
+void viv_warm_pool_expire(viv_warm_pool *pool)
+{
+    if (pool == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    live_evict(pool, "");
+    pthread_mutex_unlock(&pool->lock);
 }
 
 void viv_warm_live_done(viv_warm_pool *pool, const char *session_id, bool continues)
@@ -830,6 +844,7 @@ static void live_adopt(viv_warm_pool *pool, const viv_exec_spec *spec, const cha
         ls->ctl = ctl;
         ls->pid = pid;
         ls->pidfd = dup_fd;
+        ls->idle_since_ns = now_ns();
     }
     pthread_mutex_unlock(&pool->lock);
 }

@@ -540,6 +540,62 @@ static void test_live_session_keeps_everything(void **state)
     assert_int_equal(open_fds(), fds_before);
 }
 
+static bool resumed(const viv_result *r)
+{
+    json_t *st = state_meta(r);
+    bool yes = json_is_true(json_object_get(st, "resumed"));
+    if (getenv("VIV_TEST_VERBOSE") != NULL) {
+        char *t = json_dumps(st, 0);
+        print_message("state: %s warm %d\n", t, viv_result_warm(r));
+        free(t);
+    }
+    json_decref(st);
+    return yes;
+}
+
+/* The live-interpreter cap and idle time: the least recently used idle
+ * one makes room, an idle one ends, and the sessions go on from their
+ * saved state. */
+static void test_live_interpreters_are_evicted(void **state)
+{
+    (void)state;
+    viv_error err = {0};
+    viv_sandbox *sb = make_sandbox(10);
+    viv_warm_pool *pool = NULL;
+    viv_warm_options o = {.max_live = 1, .live_idle_s = 1.5};
+    assert_int_equal(viv_warm_pool_create(&o, &pool, &err), VIV_OK);
+    viv_sandbox_set_warm_pool(sb, pool);
+    char root[32];
+    viv_session_store *store = temp_store(root);
+    viv_exec_options a = {.sessions = store, .session_id = "A"};
+    viv_exec_options b = {.sessions = store, .session_id = "B"};
+    viv_result *r = exec_on(sb, "x = 'a'", &a);
+    viv_result_free(r);
+    r = exec_on(sb, "print(x)", &a);
+    assert_true(resumed(r));
+    viv_result_free(r);
+    r = exec_on(sb, "x = 'b'", &b); /* A makes room */
+    viv_result_free(r);
+    r = exec_on(sb, "print(x)", &a);
+    assert_string_equal(viv_result_stdout(r, NULL), "a\n");
+    assert_false(resumed(r));
+    viv_result_free(r);
+    r = exec_on(sb, "print(x)", &a);
+    assert_true(resumed(r));
+    viv_result_free(r);
+    usleep(2000 * 1000);
+    r = exec_on(sb, "print(x)", &a); /* idle too long */
+    assert_string_equal(viv_result_stdout(r, NULL), "a\n");
+    assert_false(resumed(r));
+    viv_result_free(r);
+    drop_store(store, root);
+    viv_sandbox_destroy(sb);
+    viv_warm_pool_destroy(pool);
+    viv_warm_options bad = {.live_idle_s = -1};
+    assert_int_equal(viv_warm_pool_create(&bad, &pool, &err), VIV_EINVAL);
+    assert_string_equal(err.field, "live_idle_s");
+}
+
 /* A fork is a copy of the workspace and of the saved state. */
 static void test_fork_copies_state(void **state)
 {
@@ -603,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_random_hash_seed_runs_cold),
         cmocka_unit_test(test_state_runner_is_transparent),
         cmocka_unit_test(test_live_session_keeps_everything),
+        cmocka_unit_test(test_live_interpreters_are_evicted),
         cmocka_unit_test(test_fork_copies_state),
         cmocka_unit_test(test_state_needs_a_session),
     };
