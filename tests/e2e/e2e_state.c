@@ -331,6 +331,27 @@ static void test_program_is_the_users(void **state)
     e2e_run_free(&r);
 }
 
+/* Each execution reads its own stdin, also in a live interpreter: what a
+ * previous one left unread is not part of it. */
+static void test_each_run_reads_its_own_stdin(void **state)
+{
+    char root[PATH_MAX];
+    e2e_path(root, *state, "sessions");
+    const char *argv1[] = {"run", "--json", "--sessions-dir", root, "--session", "I", "--stdin",
+                           "-", "-c", "print(input())", NULL};
+    e2e_opts o1 = {.stdin_data = "abc\ndef\n", .stdin_len = 8};
+    e2e_run r;
+    e2e_exec(&r, &o1, argv1);
+    json_t *res = e2e_json(&r);
+    expect_stdout(&r, res, "abc\n");
+    e2e_run_free(&r);
+    e2e_opts o2 = {.stdin_data = "xyz\n", .stdin_len = 4};
+    e2e_exec(&r, &o2, argv1);
+    res = e2e_json(&r);
+    expect_stdout(&r, res, "xyz\n");
+    e2e_run_free(&r);
+}
+
 /* A trap ends a live interpreter; the next run starts from the saved
  * state (and without a server, from the saved state anyway). */
 static void test_trap_keeps_previous_state(void **state)
@@ -368,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_program_is_the_users, e2e_setup_tmp,
                                         e2e_teardown_tmp),
         cmocka_unit_test_setup_teardown(test_trap_keeps_previous_state, e2e_setup_tmp,
+                                        e2e_teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_each_run_reads_its_own_stdin, e2e_setup_tmp,
                                         e2e_teardown_tmp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
