@@ -285,6 +285,11 @@ VIV_API viv_status viv_session_list(viv_session_store *store, viv_session_info *
  */
 VIV_API viv_status viv_session_fork(viv_session_store *store, const char *src, const char *dst,
                                     viv_error *err);
+/* Forget a session's saved interpreter state (docs/state.md): its next
+ * execution starts with empty state. A live interpreter is ended by
+ * viv_warm_pool_end_session. A session without saved state is VIV_OK. */
+VIV_API viv_status viv_session_clear_state(viv_session_store *store, const char *id,
+                                           viv_error *err);
 /* Remove a session and its workspace. Removing a missing session is VIV_OK. */
 VIV_API viv_status viv_session_remove(viv_session_store *store, const char *id, viv_error *err);
 
@@ -450,6 +455,10 @@ VIV_API void viv_warm_pool_destroy(viv_warm_pool *pool);
  * A pool checks this whenever it is used; a server with quiet periods
  * calls it now and then (vivarium serve: every 10 s). */
 VIV_API void viv_warm_pool_expire(viv_warm_pool *pool);
+
+/* End session_id's live interpreter, if it has one (whatever it is
+ * running: the caller makes sure nothing is). */
+VIV_API void viv_warm_pool_end_session(viv_warm_pool *pool, const char *session_id);
 
 /* Route this sandbox's executions through pool (borrowed; NULL detaches). */
 VIV_API void viv_sandbox_set_warm_pool(viv_sandbox *sb, viv_warm_pool *pool);

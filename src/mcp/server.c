@@ -276,6 +276,7 @@ static void expire_sessions(mcp_server *s)
             return;
         }
         viv_error err = {0};
+        viv_warm_pool_end_session(s->cfg->warm, victim);
         if (viv_session_remove(s->store, victim, &err) != VIV_OK) {
             mcp_log("cannot remove idle session %s: %s", victim, err.message);
         } else {

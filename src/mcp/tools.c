@@ -507,6 +507,7 @@ static json_t *tool_destroy_session(mcp_server *s, args_ctx *a)
                           sid);
     }
     viv_error err = {0};
+    viv_warm_pool_end_session(s->cfg->warm, sid);
     if (viv_session_remove(s->store, sid, &err) != VIV_OK) {
         return lib_error("destroy_session", &err);
     }
@@ -592,6 +593,13 @@ static json_t *tool_reset_session(mcp_server *s, args_ctx *a)
             }
         }
         closedir(d);
+    }
+    /* And the interpreter: its live one, and what it saved. */
+    if (out == NULL) {
+        viv_warm_pool_end_session(s->cfg->warm, sid);
+        if (viv_session_clear_state(s->store, sid, &err) != VIV_OK) {
+            out = lib_error("reset_session", &err);
+        }
     }
     pthread_mutex_lock(&s->mu);
     if ((e = mcp_session_find(s, sid)) != NULL) {
@@ -920,7 +928,7 @@ static const tool_def tools[] = {
      "\"running\":{\"type\":\"boolean\"},\"idle_seconds\":{\"type\":\"number\"}}}},\"count\":{"
      "\"type\":\"integer\"}},\"required\":[\"sessions\",\"count\"]}",
      true, false},
-    {"reset_session", "Empty a session's workspace",
+    {"reset_session", "Empty a session's workspace and forget its Python state",
      "{\"type\":\"object\",\"properties\":{" SID_PROP "},\"required\":[\"session_id\"],"
      "\"additionalProperties\":false}",
      "{\"type\":\"object\",\"properties\":{\"session_id\":{\"type\":\"string\"},"
@@ -1044,8 +1052,9 @@ static void describe(const mcp_server *s, const char *name, char *buf, size_t le
                  s->cfg->session_idle_s);
     } else if (strcmp(name, "reset_session") == 0) {
         snprintf(buf, len,
-                 "Delete every file and directory in a session's workspace (/app) but keep the "
-                 "session and its id. Refused while code is running in it.");
+                 "Delete every file and directory in a session's workspace (/app) and forget its "
+                 "Python state (variables, functions, imports), but keep the session and its "
+                 "id. Refused while code is running in it.");
     } else if (strcmp(name, "list_files") == 0) {
         snprintf(buf, len,
                  "List the regular files in a session's workspace, as paths relative to /app "

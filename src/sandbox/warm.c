@@ -770,6 +770,19 @@ int viv_warm_live_dir(viv_warm_pool *pool, const char *session_id, char *dir, si
     return 0;
 }
 
+void viv_warm_pool_end_session(viv_warm_pool *pool, const char *session_id)
+{
+    if (pool == NULL || session_id == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&pool->lock);
+    live_session *ls = live_find(pool, session_id);
+    if (ls != NULL) {
+        live_retire(ls);
+    }
+    pthread_mutex_unlock(&pool->lock);
+}
+
 void viv_warm_pool_expire(viv_warm_pool *pool)
 {
     if (pool == NULL) {

@@ -152,6 +152,29 @@ viv_status viv_session_state_set_aside(viv_session_store *store, const char *id,
     return VIV_OK;
 }
 
+viv_status viv_session_clear_state(viv_session_store *store, const char *id, viv_error *err)
+{
+    if (store == NULL || id == NULL) {
+        return viv_error_set(err, VIV_EINVAL, NULL, NULL, "store and id are required");
+    }
+    viv_status st = viv_session_check_id(id, err);
+    int sfd;
+    if (st != VIV_OK || (st = viv_session_open_dir(store, id, &sfd, err)) != VIV_OK) {
+        return st;
+    }
+    static const char *const names[] = {VIV_SESSION_STATE, VIV_SESSION_STATE_UNUSABLE};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        if (unlinkat(sfd, names[i], 0) != 0 && errno != ENOENT) {
+            int e = errno;
+            close(sfd);
+            return fail(store, err, id, names[i], "cannot remove the saved state", e);
+        }
+    }
+    (void)fsync(sfd);
+    close(sfd);
+    return VIV_OK;
+}
+
 /* --- fork ------------------------------------------------------------------------ */
 
 /* Copies the directory at src into the (empty) directory at dst: regular

@@ -137,6 +137,23 @@ test('list_files, delete_file and reset_session', async () => {
   assert(ls.structuredContent.sessions.some((x) => x.session_id === 'files-1'), 'still listed');
 });
 
+test('Python state persists in a session; reset_session forgets it', async () => {
+  await call('create_session', { session_id: 'state-1' });
+  const a = await call('execute_code', {
+    session_id: 'state-1', code: 'def inc(v): return v + 1\nx = 41\ng = (i for i in range(3))',
+  });
+  eq(a.isError, false, 'first run');
+  const b = await call('execute_code', { session_id: 'state-1', code: 'print(inc(x), next(g))' });
+  eq(b.structuredContent.stdout, '42 0\n', 'functions, globals and a generator kept');
+  eq(b.structuredContent.metadata.state.resumed, true, 'the live interpreter resumed');
+  const reset = await call('reset_session', { session_id: 'state-1' });
+  eq(reset.isError, false, 'reset ok');
+  const c = await call('execute_code', { session_id: 'state-1', code: "print('x' in globals())" });
+  eq(c.structuredContent.stdout, 'False\n', 'state forgotten after reset');
+  eq(c.structuredContent.metadata.state.resumed, false, 'a new interpreter');
+  await call('destroy_session', { session_id: 'state-1' });
+});
+
 test('destroy_session removes the session; later calls say so', async () => {
   const d = await call('destroy_session', { session_id: 'files-1' });
   eq(d.structuredContent.destroyed, true, 'destroyed');
