@@ -209,37 +209,38 @@ static int make_temp_dir(char *buf, size_t len, const char *what)
     return mkdtemp(buf) != NULL ? 0 : -1;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-static viv_status write_program(const char *dir, const char *name, const char *code, size_t len,
-                                viv_error *err)
+int viv_sandbox_write_new_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char path[4400];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
     if (fd < 0) {
-        return viv_error_set(err, VIV_EHOST, NULL, path, "cannot write the program: %s",
-                             strerror(errno));
+        return -1;
     }
-    int rc = write_all(fd, code, len);
-    int e = errno;
-    if (close(fd) != 0 || rc != 0) {
-        return viv_error_set(err, VIV_EHOST, NULL, path, "cannot write the program: %s",
-                             strerror(rc != 0 ? e : errno));
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return close(fd);
+}
+
+static viv_status write_program(const char *dir, const char *name, const char *code, size_t len,
+                                viv_error *err)
+{
+    if (viv_sandbox_write_new_file(dir, name, code, len) != 0) {
+        return viv_error_set(err, VIV_EHOST, NULL, dir, "cannot write the program %s: %s", name,
+                             strerror(errno));
     }
     return VIV_OK;
 }

@@ -108,6 +108,10 @@ const viv_guest_wasi *viv_sandbox_wasi_imports(void);
  * leaves it out. */
 void viv_sandbox_attach_guidance(const viv_sandbox *sb, viv_result *res);
 
+/* A new file DIR/NAME (never through a link; mode 0444) holding data:
+ * 0, or -1 with errno (sandbox.c). */
+int viv_sandbox_write_new_file(const char *dir, const char *name, const void *data, size_t len);
+
 /* Run one execution in a child process (execute.c). */
 /* state_format: state.h; live: ask the warm pool for the session's live
  * interpreter (res->live says whether it stays for the next execution,

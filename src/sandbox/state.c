@@ -43,31 +43,7 @@ viv_status viv_state_plan_make(const viv_policy *p, bool has_session, viv_state_
     return VIV_OK;
 }
 
-static int write_file_at(const char *dir, const char *name, const char *data, size_t len)
-{
-    char path[4400];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
-    if (fd < 0) {
-        return -1;
-    }
-    while (len > 0) {
-        ssize_t w = write(fd, data, len);
-        if (w < 0 && errno == EINTR) {
-            continue;
-        }
-        if (w < 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
-        data += w;
-        len -= (size_t)w;
-    }
-    return close(fd);
-}
-
+/* A copy of the rest of in as DIR/NAME (0600, never through a link). */
 static int copy_fd_to(int in, const char *dir, const char *name)
 {
     char path[4400];
@@ -76,29 +52,7 @@ static int copy_fd_to(int in, const char *dir, const char *name)
     if (out < 0) {
         return -1;
     }
-    char buf[65536];
-    int rc = 0;
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof buf);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            rc = n < 0 ? -1 : 0;
-            break;
-        }
-        for (ssize_t done = 0; rc == 0 && done < n;) {
-            ssize_t w = write(out, buf + done, (size_t)(n - done));
-            if (w < 0 && errno != EINTR) {
-                rc = -1;
-            } else if (w > 0) {
-                done += w;
-            }
-        }
-        if (rc != 0) {
-            break;
-        }
-    }
+    int rc = viv_session_copy_fd(in, out);
     int e = errno;
     if (close(out) != 0 && rc == 0) {
         return -1;
@@ -120,9 +74,9 @@ viv_status viv_state_prepare(const viv_state_plan *plan, const char *program_dir
     if (runner == NULL) {
         return viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
     }
-    int rc = write_file_at(program_dir, VIV_STATE_MODULE_FILE, module, mlen);
+    int rc = viv_sandbox_write_new_file(program_dir, VIV_STATE_MODULE_FILE, module, mlen);
     if (rc == 0) {
-        rc = write_file_at(program_dir, VIV_RUNNER_FILE, runner, strlen(runner));
+        rc = viv_sandbox_write_new_file(program_dir, VIV_RUNNER_FILE, runner, strlen(runner));
     }
     int e = errno;
     free(runner);

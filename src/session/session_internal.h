@@ -78,6 +78,9 @@ int viv_session_rmtree_at(int dirfd, const char *name);
 int viv_session_meta_rewrite(int dirfd, const char *id);
 void viv_session_event_fork(viv_session_store *store, const char *id, const char *source_id);
 
+/* Copies the rest of in to out: 0, or -1 with errno. */
+int viv_session_copy_fd(int in, int out);
+
 /* The saved state (state.c). *fd is -1 when the session has none. */
 viv_status viv_session_state_open(viv_session_store *store, const char *id, int *fd,
                                   viv_error *err);

@@ -35,8 +35,7 @@ static viv_status fail(viv_session_store *store, viv_error *err, const char *id,
     return viv_error_set(err, VIV_EHOST, NULL, path, "%s: %s", what, strerror(e));
 }
 
-/* Copies the rest of in to out; 0 or -1 with errno. */
-static int copy_fd(int in, int out)
+int viv_session_copy_fd(int in, int out)
 {
     char buf[65536];
     for (;;) {
@@ -102,7 +101,7 @@ viv_status viv_session_state_install(viv_session_store *store, const char *id, i
         close(sfd);
         return fail(store, err, id, tmp, "cannot write the state", e);
     }
-    int rc = copy_fd(src_fd, out);
+    int rc = viv_session_copy_fd(src_fd, out);
     int e = errno;
     if (rc == 0 && fsync(out) != 0) {
         rc = -1;
@@ -231,7 +230,7 @@ static int copy_tree(int src, int dst, int depth)
                           ? openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                                    sb.st_mode & 07777)
                           : -1;
-            if (in < 0 || out < 0 || copy_fd(in, out) != 0) {
+            if (in < 0 || out < 0 || viv_session_copy_fd(in, out) != 0) {
                 rc = -1;
             }
             int e = errno;
