@@ -367,7 +367,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
         if (live_run && !exited) {
             pfd[3].fd = proc.pidfd;
         }
-        int timeout_ms = exited ? 200 : -1;
+        int timeout_ms = -1;
         if (deadline != 0 && !killed) {
             uint64_t now = monotonic_ns();
             uint64_t kill_at = deadline + KILL_GRACE_NS;
@@ -380,6 +380,7 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
                 timeout_ms = (int)((kill_at - now) / 1000000u) + 1;
             }
         }
+        /* Once it has exited, what is left in the pipes comes at once. */
         if (exited && (timeout_ms < 0 || timeout_ms > 200)) {
             timeout_ms = 200;
         }
