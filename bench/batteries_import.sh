@@ -104,7 +104,8 @@ for g in $guests; do
   echo "native: ${native:-none of version $ver found}"
   printf '%-15s %13s %8s %13s %8s %9s %6s\n' module "cold fuel" "cold ms" "warm fuel" "warm ms" \
     "native ms" ratio
-  for m in $(awk '$1 == "module" {print $2}' "$tree/MANIFEST"); do
+  mapfile -t mods < <(awk '$1 == "module" {print $2}' "$tree/MANIFEST")
+  for m in "${mods[@]}"; do
     cf=$(fuel_of "$g" 0 "import $m")
     wf=$(fuel_of "$g" 1 "import $m")
     cm=$(ms_of "$g" 0 "$m")
