@@ -35,7 +35,7 @@ done
 [[ -f $wasm ]] || die "no guest module at $wasm"
 
 key=$( { cat "$list" "$here/build.sh" "$here/prepare.py" "$here/vivarium_utils.py"
-         sha256sum < "$wasm"; echo "batteries-format 1"; } | sha256sum | cut -c1-64)
+         sha256sum < "$wasm"; echo "batteries-format 2"; } | sha256sum | cut -c1-64)
 tree="$cache/batteries-$key"
 
 publish_link() {
@@ -135,7 +135,7 @@ printf 'vivarium_utils.py\tvivarium\t-\n' >> "$out/packages.lock.files"
 mkdir -p "$work/program"
 cp "$here/prepare.py" "$work/program/prepare.py"
 set +e
-"$vivarium" run --workspace "$out" --fuel 4000000000000 --memory 1G --timeout 3000 \
+"$vivarium" run --wasm "$wasm" --workspace "$out" --fuel 4000000000000 --memory 1G --timeout 3000 \
   --stdout-max 16M --stderr-max 16M "$work/program/prepare.py" > "$work/prepare.out" 2>&1
 rc=$?
 set -e

@@ -5,6 +5,12 @@
  * the available packages, suggests a fuel budget and explains mounts, and a
  * guest without a batteries tree (or a policy that takes its paths) still
  * runs and says why it has no packages.
+ *
+ * It runs against whichever guest the CLI picks ($VIVARIUM_GUEST, else the
+ * default): the guest says which it is (its cache tag and site-packages),
+ * and the issue's acceptance is checked where it is promised, on our own
+ * CPython 3.11 guest: the import line and sympy under the default policy,
+ * and a cold `import jinja2` under 500 million fuel.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -21,8 +27,17 @@
 
 #include "e2e_harness.h"
 
-/* Large enough for every package on the -O0 guest (sympy alone is ~7.3e9). */
+/* Large enough for every package on the -O0 npm guest (sympy alone is
+ * ~7.3e9 there). */
 #define BIG_FUEL "200000000000"
+
+/* The guest under test, as it describes itself (see main). */
+static struct {
+    char cache_tag[32]; /* sys.implementation.cache_tag */
+    char site[256];     /* sysconfig purelib: where the packages belong */
+    char dir[PATH_MAX]; /* its directory on the host (module, artifact) */
+    bool ours;          /* our own CPython 3.11 (guest/cpython) */
+} guest;
 
 static json_t *meta(json_t *j, const char *key)
 {
@@ -73,7 +88,8 @@ static void test_manifest_in_metadata(void **state)
     e2e_expect_exit(&r, 0);
     json_t *b = meta(e2e_json(&r), "batteries");
     assert_true(e2e_jbool(b, "available"));
-    assert_string_equal(e2e_jstr(b, "path"), "/usr/local/lib/python3.12/site-packages");
+    /* Mounted at the guest's own purelib, which its `site` puts on sys.path. */
+    assert_string_equal(e2e_jstr(b, "path"), guest.site);
     static const char *const want[] = {
         "openpyxl",       "et_xmlfile", "xlsxwriter", "pypdf",    "odf",   "tabulate", "jinja2",
         "markupsafe",     "markdown",   "dateutil",   "six",      "attr",  "tomli",    "defusedxml",
@@ -89,9 +105,9 @@ static void test_manifest_in_metadata(void **state)
     e2e_run_free(&r);
 }
 
-/* The issue's acceptance runs. The default budget (5e9) holds jinja2 and
- * the first import line; sympy's import alone needs ~7.3e9 on this guest,
- * so that line gets an explicit budget. */
+/* The issue's acceptance runs. On our own guest every one of them runs
+ * under the default policy (5e9 fuel); the -O0 npm guest needs ~15e9 for the
+ * import line and ~7.3e9 for sympy, so there they get explicit budgets. */
 static void test_acceptance_runs(void **state)
 {
     (void)state;
@@ -102,22 +118,50 @@ static void test_acceptance_runs(void **state)
     e2e_expect_exit(&r, 0);
     json_t *j = e2e_json(&r);
     assert_string_equal(e2e_jstr(j, "stdout"), "Hello world!\n");
-    print_message("import jinja2 + render, cold: %lld fuel, %.0f ms\n",
-                  (long long)e2e_jint(j, "fuel_consumed"),
-                  json_real_value(json_object_get(j, "duration_ms")));
     e2e_run_free(&r);
 
-    E2E_RUN(&r, "run", "--fuel", "30000000000", "-c",
-            "import sympy\nprint(sympy.integrate(sympy.Symbol('x')**2))");
+    /* Fuel is deterministic: one cold run is the measurement. */
+    E2E_RUN(&r, "run", "--json", "-c", "import jinja2");
+    e2e_expect_exit(&r, 0);
+    j = e2e_json(&r);
+    int64_t jinja = e2e_jint(j, "fuel_consumed");
+    /* The promise is for a cold run: a warm one does not count start-up. */
+    bool warm = e2e_jbool(json_object_get(j, "metadata"), "warm");
+    print_message("%s: import jinja2, %s: %lld fuel\n", guest.cache_tag, warm ? "warm" : "cold",
+                  (long long)jinja);
+    if (guest.ours && !warm) {
+        if (jinja >= 500000000) {
+            fail_msg("import jinja2 cost %lld fuel cold on our guest; the promise is < 5e8",
+                     (long long)jinja);
+        }
+    }
+    e2e_run_free(&r);
+
+    if (guest.ours) {
+        E2E_RUN(&r, "run", "-c", "import sympy\nprint(sympy.integrate(sympy.Symbol('x')**2))");
+    } else {
+        E2E_RUN(&r, "run", "--fuel", "30000000000", "-c",
+                "import sympy\nprint(sympy.integrate(sympy.Symbol('x')**2))");
+    }
     e2e_expect_exit(&r, 0);
     assert_string_equal(r.out, "x**3/3\n");
     e2e_run_free(&r);
 
-    E2E_RUN(&r, "run", "--fuel", BIG_FUEL, "--timeout", "300", "-c",
-            "import openpyxl, jinja2, yaml, sympy, networkx, bs4, tabulate, dateutil, pypdf, "
-            "markdown\nprint('imported')");
-    e2e_expect_exit(&r, 0);
-    assert_string_equal(r.out, "imported\n");
+    static const char line[] = "import openpyxl, jinja2, yaml, sympy, networkx, bs4, tabulate, "
+                               "dateutil, pypdf, markdown\nprint('imported')";
+    if (guest.ours) {
+        E2E_RUN(&r, "run", "--json", "-c", line);
+    } else {
+        E2E_RUN(&r, "run", "--json", "--fuel", BIG_FUEL, "--timeout", "300", "-c", line);
+    }
+    j = e2e_json(&r);
+    print_message("%s: the import line: %lld fuel (budget %lld)\n", guest.cache_tag,
+                  (long long)e2e_jint(j, "fuel_consumed"), (long long)e2e_jint(j, "fuel_budget"));
+    if (!e2e_jbool(j, "success")) {
+        fail_msg("the import line failed: trap %s\nstderr:\n%s",
+                 json_string_value(json_object_get(j, "trap_reason")), e2e_jstr(j, "stderr"));
+    }
+    assert_string_equal(e2e_jstr(j, "stdout"), "imported\n");
     e2e_run_free(&r);
 }
 
@@ -162,13 +206,24 @@ static void test_out_of_fuel_suggests_budget(void **state)
     assert_int_equal(e2e_jint(h, "suggested_budget"), 800000000);
     e2e_run_free(&r);
 
-    /* A run that finished near its budget gets a measured suggestion. */
-    E2E_RUN(&r, "run", "--json", "--fuel", "270000000", "-c", "pass");
+    /* A run that finished near its budget gets a measured suggestion. The
+     * guests differ in what an empty program costs, so the budget is set
+     * from a first run (fuel is deterministic) to land at ~88%. */
+    E2E_RUN(&r, "run", "--json", "-c", "pass");
+    e2e_expect_exit(&r, 0);
+    int64_t pass_fuel = e2e_jint(e2e_json(&r), "fuel_consumed");
+    e2e_run_free(&r);
+    char budget[32];
+    int64_t b = pass_fuel * 100 / 88;
+    snprintf(budget, sizeof budget, "%lld", (long long)b);
+    E2E_RUN(&r, "run", "--json", "--fuel", budget, "-c", "pass");
     e2e_expect_exit(&r, 0);
     j = e2e_json(&r);
     f = meta(j, "fuel");
     int64_t used = e2e_jint(j, "fuel_consumed");
-    double u = (double)used / 270000000.0;
+    assert_int_equal(used, pass_fuel);
+    double u = (double)used / (double)b;
+    assert_true(u >= 0.75 && u < 0.9);
     const char *want = u < 0.5    ? "efficient"
                        : u < 0.75 ? "moderate"
                        : u < 0.9  ? "warning"
@@ -222,19 +277,23 @@ static void test_vivarium_utils_in_guest(void **state)
     e2e_run_free(&r);
 }
 
-/* A guest module with no tree beside it: runs work, without packages. */
+/* A guest module with no tree beside it: runs work, without packages. The
+ * guest's other files (artifact; descriptor and stdlib for ours) are linked
+ * beside it, as installed. */
 static void test_without_batteries(void **state)
 {
     char *tmp = *state;
-    char wasm[PATH_MAX], real[PATH_MAX];
+    static const char *const files[] = {"python.wasm", "python.so", "python.guest", "lib"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char real[PATH_MAX + 64], link[PATH_MAX];
+        snprintf(real, sizeof real, "%s/%s", guest.dir, files[i]);
+        e2e_path(link, tmp, files[i]);
+        if (access(real, F_OK) == 0) {
+            assert_int_equal(symlink(real, link), 0);
+        }
+    }
+    char wasm[PATH_MAX];
     e2e_path(wasm, tmp, "python.wasm");
-    snprintf(real, sizeof real, "%s", VIV_GUEST_WASM);
-    assert_int_equal(symlink(real, wasm), 0);
-    /* The compiled artifact is found beside the module, as installed. */
-    char so[PATH_MAX], real_so[PATH_MAX];
-    e2e_path(so, tmp, "python.so");
-    snprintf(real_so, sizeof real_so, "%s", VIV_GUEST_DIR "/python.so");
-    assert_int_equal(symlink(real_so, so), 0);
     e2e_run r;
     E2E_RUN(&r, "run", "--json", "--wasm", wasm, "-c", "import yaml");
     e2e_expect_exit(&r, 1);
@@ -273,15 +332,47 @@ static void test_policy_mount_wins(void **state)
     e2e_run_free(&r);
 }
 
+/* Asks the guest the CLI picks which it is, and finds its directory on the
+ * host: the npm guest is build/guest/, ours build/guest/python3.11/. */
+static int identify_guest(void)
+{
+    e2e_run r;
+    const char *const argv[] = {
+        "run", "--json", "-c",
+        "import sys, sysconfig\n"
+        "print(sys.implementation.cache_tag, sysconfig.get_paths()['purelib'])",
+        NULL};
+    memset(&r, 0, sizeof r);
+    e2e_exec(&r, NULL, argv);
+    json_t *j = r.exit_code == 0 ? e2e_json(&r) : NULL;
+    const char *out = j ? json_string_value(json_object_get(j, "stdout")) : NULL;
+    if (out == NULL || sscanf(out, "%31s %255s", guest.cache_tag, guest.site) != 2) {
+        fprintf(stderr, "cannot ask the guest what it is (exit %d):\n%s%s\n", r.exit_code,
+                r.out ? r.out : "", r.err ? r.err : "");
+        e2e_run_free(&r);
+        return -1;
+    }
+    e2e_run_free(&r);
+    guest.ours = strcmp(guest.cache_tag, "cpython-311") == 0;
+    snprintf(guest.dir, sizeof guest.dir, "%s", guest.ours ? VIV_OWN_GUEST_DIR : VIV_GUEST_DIR);
+    return 0;
+}
+
 int main(void)
 {
-    if (access(VIV_GUEST_DIR "/batteries/COMPLETE", R_OK) != 0) {
+    if (identify_guest() != 0) {
+        return 1;
+    }
+    char complete[PATH_MAX + 32];
+    snprintf(complete, sizeof complete, "%s/batteries/COMPLETE", guest.dir);
+    if (access(complete, R_OK) != 0) {
         fprintf(stderr,
                 "no batteries tree at %s/batteries: build it with "
                 "guest/batteries/build.sh (tools/bootstrap does)\n",
-                VIV_GUEST_DIR);
+                guest.dir);
         return 1;
     }
+    fprintf(stderr, "guest: %s (%s), packages at %s\n", guest.cache_tag, guest.dir, guest.site);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_manifest_in_metadata),
         cmocka_unit_test(test_missing_module_names_packages),
