@@ -15,7 +15,7 @@
 
 const char viv_cli_policy_help[] =
     "Limits:\n"
-    "      --fuel N           instruction budget (default 5000000000)\n"
+    "      --fuel N           instruction budget (default 10000000000)\n"
     "      --memory SIZE      linear memory cap, bytes or K/M/G (default 128000000)\n"
     "      --timeout SECONDS  wall-clock deadline, fractions allowed; 0 = none (default 30)\n"
     "      --stdout-max SIZE  stdout cap; the rest is dropped and flagged (default 2000000)\n"

@@ -88,7 +88,7 @@ viv_status viv_policy_new(viv_policy **out, viv_error *err)
     if (p == NULL) {
         return oom(err);
     }
-    p->fuel_budget = 5000000000LL;
+    p->fuel_budget = 10000000000LL;
     p->memory_bytes = 128000000LL;
     p->stdout_max_bytes = 2000000LL;
     p->stderr_max_bytes = 1000000LL;

@@ -106,7 +106,7 @@ static void test_manifest_in_metadata(void **state)
 }
 
 /* The issue's acceptance runs. On our own guest every one of them runs
- * under the default policy (5e9 fuel); the -O0 npm guest needs ~15e9 for the
+ * under the default policy (10e9 fuel); the -O0 npm guest needs ~15e9 for the
  * import line and ~7.3e9 for sympy, so there they get explicit budgets. */
 static void test_acceptance_runs(void **state)
 {

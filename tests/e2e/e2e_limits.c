@@ -351,10 +351,10 @@ static void test_fuel_accounting(void **state)
     E2E_RUN(&r, "run", "--json", "-c", "print(1)");
     e2e_expect_exit(&r, 0);
     json_t *j = e2e_json(&r);
-    assert_int_equal(e2e_jint(j, "fuel_budget"), 5000000000LL);
+    assert_int_equal(e2e_jint(j, "fuel_budget"), 10000000000LL);
     int64_t used = e2e_jint(j, "fuel_consumed");
     assert_true(used > 0);
-    assert_true(used < 5000000000LL / 4);
+    assert_true(used < 10000000000LL / 8);
     e2e_run_free(&r);
 
     E2E_RUN(&r, "run", "--json", "--fuel", "3000000007", "-c", "print(1)");

@@ -571,7 +571,7 @@ static void test_json_fields_clean_run(void **state)
     assert_true(json_is_number(json_object_get(j, "duration_ms")));
     assert_true(json_number_value(json_object_get(j, "duration_ms")) >= 0);
     assert_true(e2e_jint(j, "fuel_consumed") > 0);
-    assert_int_equal(e2e_jint(j, "fuel_budget"), 5000000000LL);
+    assert_int_equal(e2e_jint(j, "fuel_budget"), 10000000000LL);
     /* Exactly one object and nothing else on stdout. */
     assert_true(r.out_len > 0 && r.out[r.out_len - 1] == '\n');
     e2e_run_free(&r);

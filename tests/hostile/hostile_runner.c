@@ -1093,7 +1093,7 @@ static void check_json(context *c, const hostile_case *hc, const cli_run *r, ver
         fail(v, "memory_limit_bytes %lld is not the policy's", (long long)limit);
     json_int_t fuel = json_integer_value(json_object_get(o, "fuel_consumed"));
     json_int_t budget = json_integer_value(json_object_get(o, "fuel_budget"));
-    if (fuel < 0 || budget != flag_size(hc, "--fuel", 5000000000ll))
+    if (fuel < 0 || budget != flag_size(hc, "--fuel", 10000000000ll))
         fail(v, "fuel_consumed %lld / fuel_budget %lld", (long long)fuel, (long long)budget);
     int64_t out_cap = flag_size(hc, "--stdout-max", 2000000);
     int64_t err_cap = flag_size(hc, "--stderr-max", 1000000);

@@ -242,7 +242,7 @@ test('list_runtimes names Python 3.12 and the limits', async () => {
   const rt = r.structuredContent.runtimes[0];
   eq(rt.name, 'python', 'name');
   assert(rt.version.startsWith('3.12'), `version ${rt.version}`);
-  eq(rt.limits.fuel_budget, 5000000000, 'fuel limit');
+  eq(rt.limits.fuel_budget, 10000000000, 'fuel limit');
 });
 
 test('get_metrics counts executions, errors, percentiles and fuel', async () => {
