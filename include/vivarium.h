@@ -166,8 +166,7 @@ typedef enum viv_state_mode {
     VIV_STATE_JSON
 } viv_state_mode;
 
-VIV_API viv_status viv_policy_set_persist_state(viv_policy *p, viv_state_mode mode,
-                                                viv_error *err);
+VIV_API viv_status viv_policy_set_persist_state(viv_policy *p, viv_state_mode mode, viv_error *err);
 VIV_API viv_state_mode viv_policy_persist_state(const viv_policy *p);
 /* "auto", "off", "durable", "live", "json"; NULL for an unknown mode. */
 VIV_API const char *viv_state_mode_name(viv_state_mode mode);

@@ -271,8 +271,8 @@ viv_status viv_policy_set_require_kernel_isolation(viv_policy *p, bool require, 
 }
 
 static const char *const state_mode_names[] = {
-    [VIV_STATE_AUTO] = "auto",       [VIV_STATE_OFF] = "off",   [VIV_STATE_DURABLE] = "durable",
-    [VIV_STATE_LIVE] = "live",       [VIV_STATE_JSON] = "json",
+    [VIV_STATE_AUTO] = "auto", [VIV_STATE_OFF] = "off",   [VIV_STATE_DURABLE] = "durable",
+    [VIV_STATE_LIVE] = "live", [VIV_STATE_JSON] = "json",
 };
 
 const char *viv_state_mode_name(viv_state_mode mode)

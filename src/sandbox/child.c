@@ -124,7 +124,7 @@ int viv_child_enter_jail(const viv_exec_spec *s, const viv_wasi *w, int out_fd, 
         .nro_dirs = nro,
         .as_bytes = as_bytes,
         /* CPU time is a backstop behind the deadline, never the limit. */
-        .cpu_seconds = s->live             ? VIV_LIVE_CPU_SECONDS
+        .cpu_seconds = s->live            ? VIV_LIVE_CPU_SECONDS
                        : s->timeout_s > 0 ? (uint64_t)s->timeout_s + 1 + VIV_JAIL_CPU_MARGIN_SECONDS
                                           : 0,
         .fsize_bytes = 0,

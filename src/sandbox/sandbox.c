@@ -397,8 +397,8 @@ static viv_status execute_program(viv_sandbox *sb, const char *main_name, const 
     /* With a warm pool, a session with state keeps its interpreter alive
      * (state.h), which needs the same private directory all its life. */
     if (state.mode != VIV_STATE_OFF && sb->warm != NULL && res->session_id != NULL &&
-        viv_warm_live_dir(sb->warm, res->session_id, program_dir, sizeof program_dir,
-                          &resumable) == 0) {
+        viv_warm_live_dir(sb->warm, res->session_id, program_dir, sizeof program_dir, &resumable) ==
+            0) {
         live = true;
     } else if (make_temp_dir(program_dir, sizeof program_dir, "program") != 0) {
         st = viv_error_set(err, VIV_EHOST, NULL, program_dir,

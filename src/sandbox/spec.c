@@ -282,8 +282,7 @@ int viv_exec_spec_from_memfd(int fd, viv_exec_spec *s, char *err, size_t errlen)
     memcpy(&h, map, sizeof h);
     if (h.magic != SPEC_MAGIC || h.version != SPEC_VERSION || h.total_len != len ||
         h.interp_argc >= h.argc || h.runner_argc > 1 || h.interp_argc + h.runner_argc >= h.argc ||
-        h.argc > 100000 || h.envc > 100000 || h.npreopens > 1000 ||
-        h.stdin_len > len) {
+        h.argc > 100000 || h.envc > 100000 || h.npreopens > 1000 || h.stdin_len > len) {
         snprintf(err, errlen, "execution spec: bad header");
         viv_exec_spec_free(s);
         return -1;

@@ -213,9 +213,8 @@ void viv_state_finish(const viv_sandbox *sb, const viv_state_plan *plan, const c
     if (plan->mode == VIV_STATE_OFF || session_id == NULL) {
         return;
     }
-    json_t *meta =
-        json_pack("{s:s, s:b, s:b}", "mode", viv_state_mode_name(plan->mode), "live", res->live,
-                  "resumed", res->live_resumed);
+    json_t *meta = json_pack("{s:s, s:b, s:b}", "mode", viv_state_mode_name(plan->mode), "live",
+                             res->live, "resumed", res->live_resumed);
     if (meta == NULL) {
         return;
     }

@@ -20,8 +20,8 @@
 /* The saved interpreter state (state.c), and the last unusable one. */
 #define VIV_SESSION_STATE          "state"
 #define VIV_SESSION_STATE_UNUSABLE "state.unusable"
-#define VIV_SESSION_VERSION   1
-#define VIV_SESSION_ID_MAX    64
+#define VIV_SESSION_VERSION        1
+#define VIV_SESSION_ID_MAX         64
 /* viv_session_files refuses to return more paths than this. */
 #define VIV_SESSION_MAX_FILES 100000
 /* Directory levels below a workspace that the read-only walks (files, size)

@@ -102,9 +102,9 @@ static void test_functions_and_globals_survive(void **state)
     e2e_run_free(&r);
 
     /* And a class with a method, an instance of it, and an import. */
-    res = run_in(&r, root, "S",
-                 "import json as j\nclass C:\n    def twice(self, v): return 2 * v\nc = C()\n",
-                 NULL);
+    res =
+        run_in(&r, root, "S",
+               "import json as j\nclass C:\n    def twice(self, v): return 2 * v\nc = C()\n", NULL);
     assert_true(e2e_jbool(res, "success"));
     e2e_run_free(&r);
     res = run_in(&r, root, "S", "print(c.twice(inc(x)), j.dumps([1]))", NULL);
@@ -338,7 +338,7 @@ static void test_each_run_reads_its_own_stdin(void **state)
     char root[PATH_MAX];
     e2e_path(root, *state, "sessions");
     const char *argv1[] = {"run", "--json", "--sessions-dir", root, "--session", "I", "--stdin",
-                           "-", "-c", "print(input())", NULL};
+                           "-",   "-c",     "print(input())", NULL};
     e2e_opts o1 = {.stdin_data = "abc\ndef\n", .stdin_len = 8};
     e2e_run r;
     e2e_exec(&r, &o1, argv1);
@@ -386,8 +386,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fork_is_a_copy, e2e_setup_tmp, e2e_teardown_tmp),
         cmocka_unit_test_setup_teardown(test_json_mode, e2e_setup_tmp, e2e_teardown_tmp),
         cmocka_unit_test_setup_teardown(test_off_and_refusals, e2e_setup_tmp, e2e_teardown_tmp),
-        cmocka_unit_test_setup_teardown(test_program_is_the_users, e2e_setup_tmp,
-                                        e2e_teardown_tmp),
+        cmocka_unit_test_setup_teardown(test_program_is_the_users, e2e_setup_tmp, e2e_teardown_tmp),
         cmocka_unit_test_setup_teardown(test_trap_keeps_previous_state, e2e_setup_tmp,
                                         e2e_teardown_tmp),
         cmocka_unit_test_setup_teardown(test_each_run_reads_its_own_stdin, e2e_setup_tmp,
