@@ -91,7 +91,10 @@ static const char program_head[] =
     "    sys.modules['__main__'] = main\n"
     "    # Our module frame sits under the program's: give it its own room, so\n"
     "    # that recursion ends at the same depth of the program as when cold.\n"
-    "    sys.setrecursionlimit(sys.getrecursionlimit() + 1)\n"
+    "    # Before 3.12 the evaluation loop that exec() enters counts as a level\n"
+    "    # of its own as well.\n"
+    "    extra = 1 if sys.version_info >= (3, 12) else 2\n"
+    "    sys.setrecursionlimit(sys.getrecursionlimit() + extra)\n"
     "    return main, argv[0]\n"
     "\n";
 
