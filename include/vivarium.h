@@ -424,6 +424,7 @@ typedef struct viv_compile_options {
     const char *cc;           /* C compiler; NULL: "cc" */
     viv_progress_fn progress; /* may be NULL */
     void *user;
+    const char *opt_level; /* the C compiler's "-O1" (NULL: the default) or "-O2" */
 } viv_compile_options;
 
 /*

@@ -23,11 +23,17 @@ viv_status viv_guest_compile(const char *wasm_path, const viv_compile_options *o
     if (opts == NULL) {
         opts = &none;
     }
+    if (opts->opt_level != NULL && strcmp(opts->opt_level, "-O1") != 0 &&
+        strcmp(opts->opt_level, "-O2") != 0) {
+        return viv_error_set(err, VIV_EINVAL, "opt_level", NULL,
+                             "opt_level must be -O1 or -O2, not '%s'", opts->opt_level);
+    }
     viv_engine_compile_options eo = {
         .wasm_path = wasm_path,
         .out_path = opts->out_path,
         .cache_dir = opts->cache_dir,
         .cc = opts->cc,
+        .opt_level = opts->opt_level,
         .progress = opts->progress,
         .user = opts->user,
     };
