@@ -18,7 +18,7 @@ native=${NATIVE_PYTHON:-$(PYENV_VERSION=system pyenv which python3.11 2>/dev/nul
   python3.11 -c 'import sys; print(sys.executable)')}
 
 if ! "$viv" run --guest python3.11 -c 'pass' >/dev/null 2>&1; then
-  echo "own guest not built (tools/bootstrap guest): nothing to compare" >&2
+  echo "our guest (the default) is not built (tools/bootstrap builds it): nothing to compare" >&2
   exit 0
 fi
 

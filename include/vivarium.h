@@ -336,7 +336,9 @@ typedef struct viv_sandbox viv_sandbox;
 
 /*
  * Load a guest and bind a policy (copied). guest_wasm_path selects the
- * module; NULL means the default guest installed with Vivarium. The module's
+ * module; NULL means the default guest installed with Vivarium: our CPython
+ * 3.11 (PREFIX/lib/vivarium/python3.11/python.wasm; the npm CPython 3.12.0
+ * is PREFIX/lib/vivarium/python.wasm). The module's
  * compiled artifact is found next to it ("X.wasm" -> "X.so") or in the
  * artifact cache. Errors: VIV_ENOENT (module missing; error.path),
  * VIV_ENOGUEST (no artifact; the message says how to compile one),
@@ -484,6 +486,7 @@ typedef struct viv_compile_options {
     const char *cc;           /* C compiler; NULL: "cc" */
     viv_progress_fn progress; /* may be NULL */
     void *user;
+    const char *opt_level; /* the C compiler's "-O1" (NULL: the default) or "-O2" */
 } viv_compile_options;
 
 /*
@@ -498,6 +501,24 @@ typedef struct viv_compile_options {
 VIV_API viv_status viv_guest_compile(const char *wasm_path, const viv_compile_options *opts,
                                      char *artifact_path, size_t artifact_path_len, bool *cache_hit,
                                      viv_error *err);
+
+/* What a guest module is (`vivarium --version`). */
+typedef struct viv_guest_info {
+    char name[64];          /* the guest descriptor's name; "" without a descriptor */
+    char version[256];      /* the descriptor's version text; "" without one */
+    char module_sha256[65]; /* sha256 of the module file, lowercase hex */
+    char stdlib_sha256[65]; /* the descriptor's stdlib-sha256 (the hash of its stdlib's
+                               manifest); "" when the guest records none */
+    bool compiled;          /* a compiled artifact for this module exists, beside it
+                               ("X.wasm" -> "X.so") or in the artifact cache */
+} viv_guest_info;
+
+/*
+ * Describe the guest module at wasm_path (NULL: the default guest). Errors:
+ * VIV_ENOENT (no such module; error.path), VIV_EINVAL (a malformed guest
+ * descriptor; error.path), VIV_EHOST (the module cannot be read).
+ */
+VIV_API viv_status viv_guest_describe(const char *wasm_path, viv_guest_info *out, viv_error *err);
 
 /* ---- result ------------------------------------------------------------- */
 

@@ -13,9 +13,11 @@
 # files, the pinned versions and the toolchain's versions, so a second run
 # with the same inputs only verifies the hashes and prints the directory.
 # Progress goes to stderr; the full log to $CACHE/cpython-<hash>.log.
-# The build tree stays in $CACHE/cpython-build-<hash of everything but the
-# entry API and the smoke test>, so changing vivarium_entry.c costs a
-# relink (minutes), not a cold build; older build trees are removed.
+# The build tree stays in $CACHE/cpython-build-<hash of the steps up to
+# configure and their inputs>, so changing vivarium_entry.c or a later step
+# costs a clean compile of CPython (a few minutes), not a cold build; older
+# build trees are removed. The output is reproducible: two builds of the same
+# inputs give the same python.wasm and stdlib, whenever and wherever built.
 #
 # Needs (Debian bookworm): clang-19 lld-19 libclang-rt-19-dev-wasm32
 # wasi-libc llvm-19 dpkg-dev debian-keyring tcl gcc make, and deb-src
@@ -55,11 +57,13 @@ for p in "${toolchain_pkgs[@]}" dpkg-dev debian-keyring tcl gcc make; do
 done
 command -v node >/dev/null || die "node is needed for the smoke test (apt-get install nodejs)"
 toolchain_versions=$(dpkg-query -W -f '${Package} ${Version}\n' "${toolchain_pkgs[@]}")
-# Only the build steps (from "# --- 1." on) count, not this preamble.
+# Only the build steps (from "# --- 1." on) count, not this preamble. The
+# build tree (sources, libraries, the build Python, configure) is keyed by
+# the steps up to configure; the output by all of them.
 tree_hash=$(
   {
     cd "$here"
-    sed -n '/^# --- 1\. /,$p' build.sh | sha256sum
+    sed -n '/^# --- 1\. /,/^stamp configure$/p' build.sh | sha256sum
     sha256sum sources.lock wasi_shim.c wasi_shim.h patches/*.patch
     echo "$toolchain_versions"
   } | sha256sum | cut -c1-16
@@ -68,6 +72,7 @@ input_hash=$(
   {
     echo "$tree_hash"
     cd "$here"
+    sed -n '/^# --- 1\. /,$p' build.sh | sha256sum
     sha256sum vivarium_entry.c smoke.mjs
   } | sha256sum | cut -c1-16
 )
@@ -95,7 +100,7 @@ mkdir -p "$work"
 : >"$log"
 echo "cpython: building (input hash $input_hash); log: $log" >&2
 if [[ -f "$work/.done-configure" ]]; then
-  echo "cpython: reusing the build tree $work (only the entry API changed)" >&2
+  echo "cpython: reusing the configured build tree $work" >&2
 fi
 # Steps up to configure leave a stamp and are skipped when it is there.
 done_step() { [[ -f "$work/.done-$1" ]]; }
@@ -259,7 +264,10 @@ printf '# Vivarium: the host entry API, built in.\n*static*\n_vivarium _vivarium
   >"$wasi_build/Modules/Setup.local"
 # 3.11's configure gives WASI a 512 KiB stack and a fixed 10 MiB initial
 # memory; deep recursion needs 8 MiB, and wasm-ld sizes the initial memory
-# itself when not told.
+# itself when not told. It also leaves pymalloc out on WASI, so that every
+# small object comes from wasi-libc's dlmalloc: with pymalloc (its arenas
+# taken from malloc, as there is no mmap) the compute loop of
+# bench/own_guest.sh runs in 0.83 of the time.
 grep -q 'stack-size=524288 -Wl,--stack-first -Wl,--initial-memory=10485760' "$py/configure" ||
   die "configure's WASI link flags changed; update build.sh"
 sed -i 's/-z stack-size=524288 -Wl,--stack-first -Wl,--initial-memory=10485760/-z stack-size=8388608 -Wl,--stack-first/' \
@@ -277,7 +285,7 @@ lib_cflags="-I$prefix/include"
   LIBSQLITE3_CFLAGS="$lib_cflags" LIBSQLITE3_LIBS="-L$prefix/lib -lsqlite3" \
   "$py/configure" -C --host=wasm32-unknown-wasi --build="$("$py/config.guess")" \
   --with-build-python="$native_py" --prefix=/usr/local --without-ensurepip \
-  --disable-test-modules --disable-ipv6)
+  --disable-test-modules --disable-ipv6 --with-pymalloc)
 stamp configure
 else
   for s in 3 4 5 6; do step "(done before, reused)"; done
@@ -286,9 +294,23 @@ fi
 step "compile CPython for wasm32-wasi"
 cmp -s "$here/vivarium_entry.c" "$py/Modules/_vivarium.c" ||
   cp "$here/vivarium_entry.c" "$py/Modules/_vivarium.c"
+# Reproducible output: __DATE__ and __TIME__ (in sys.version) are those of
+# Debian's changelog entry (SOURCE_DATE_EPOCH), not of the build; the build
+# tree's path is kept out of __FILE__ (-ffile-prefix-map) and out of getpath's
+# VPATH (the source tree relative to the build tree, as configure would
+# record it if run with a relative path). A build tree reused from an
+# earlier build is cleaned first, so every object is built with these flags.
+source_date_epoch=$(dpkg-parsechangelog -l "$py/debian/changelog" -STimestamp)
+for mf in Makefile.pre Makefile; do
+  sed -i "s|-DVPATH='\"\$(VPATH)\"'|-DVPATH='\"../src/python$PYVER\"'|" "$wasi_build/$mf"
+done
+grep -q "DVPATH='\"../src/python$PYVER\"'" "$wasi_build/Makefile" ||
+  die "getpath's VPATH rule changed; update build.sh"
+run make -C "$wasi_build" clean
 # Without wasi-libc's start file: vivarium_entry.c brings the _start that
 # runs the C constructors (see there).
-run make -C "$wasi_build" -j"$jobs" LINKFORSHARED=-nostartfiles
+run env SOURCE_DATE_EPOCH="$source_date_epoch" make -C "$wasi_build" -j"$jobs" \
+  LINKFORSHARED=-nostartfiles CFLAGS_NODIST="-ffile-prefix-map=$work=/vivarium-build"
 wasm="$wasi_build/python.wasm"
 [[ -f "$wasm" ]] || die "no python.wasm was produced"
 missing_mods=$(grep -E '^MODULE_(_SQLITE3|ZLIB|_BZ2|_LZMA|_JSON|_DECIMAL|PYEXPAT|_ZONEINFO|_VIVARIUM)_STATE=' \
@@ -309,13 +331,16 @@ mkdir -p "$lib"
 sysconfigdata=$(find "$wasi_build/build" -name '_sysconfigdata_*.py' | head -n1)
 [[ -n "$sysconfigdata" ]] || die "no _sysconfigdata for the guest"
 mkdir -p "$lib/lib-dynload"
-cp "$sysconfigdata" "$lib/"
+# The build tree's path, recorded in many build variables, as in __FILE__.
+sed "s|$work|/vivarium-build|g" "$sysconfigdata" >"$lib/$(basename "$sysconfigdata")"
 rm -f "$lib/turtle.py"
 # unchecked-hash pycs are used without comparing the source's mtime, so the
 # read-only tree needs no stat of every .py at import and the output does
 # not depend on when it was unpacked.
-run "$native_py" -E -s -m compileall -q -j"$jobs" --invalidation-mode unchecked-hash \
-  -d "/usr/local/lib/python$PYVER" "$lib"
+# A fixed hash seed: the order of a frozenset constant in a .pyc follows
+# its elements' hashes.
+run env PYTHONHASHSEED=0 "$native_py" -E -s -m compileall -q -j"$jobs" \
+  --invalidation-mode unchecked-hash -d "/usr/local/lib/python$PYVER" "$lib"
 install -m 0644 "$wasm" "$stage/python.wasm"
 
 step "smoke test under node:wasi: _start, built-in modules, the host entry API"
@@ -332,7 +357,8 @@ find "$stage/lib" -exec touch -h -d @0 {} +
   echo "CPython $PYVER for wasm32-wasi, built by guest/cpython/build.sh"
   echo "input hash: $input_hash"
   echo "stdlib prefix in the guest: /usr/local/lib/python$PYVER"
-  echo "flags: OPT=-DNDEBUG -fwrapv -O2, stack 8 MiB"
+  echo "flags: OPT=-DNDEBUG -fwrapv -O2, stack 8 MiB, pymalloc"
+  echo "SOURCE_DATE_EPOCH=$source_date_epoch (Debian's changelog); build tree recorded as /vivarium-build"
   echo
   cat "$work/sources.txt"
   echo

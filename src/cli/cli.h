@@ -72,11 +72,19 @@ struct viv_cli_eventlog;
 int viv_cli_remote_run(viv_cli_common *c, int argc, char **argv, const char *socket_path,
                        struct viv_cli_eventlog *log, bool *ran);
 
+/* `vivarium --version` (version.c). */
+int viv_cli_version(void);
+
 /* Shared helpers (util.c). */
 bool viv_cli_parse_size(const char *s, int64_t *out);
 bool viv_cli_parse_int(const char *s, int64_t *out);
-/* The default guest: beside the executable in a build tree, else NULL (the
- * library's installed default). Returns a static buffer. */
+/* The guests by name: ours (CPython 3.11 from Debian's sources, the
+ * default) and the npm one (CPython 3.12.0, the reference-compatible). */
+#define VIV_CLI_DEFAULT_GUEST "python3.11"
+#define VIV_CLI_NPM_GUEST     "python3.12-npm"
+/* The default guest's module (VIV_CLI_DEFAULT_GUEST, looked up as
+ * viv_cli_guest_path does), else NULL (the library's installed default, the
+ * same guest). Returns a static buffer. */
 const char *viv_cli_default_guest(void);
 /* The module of the guest called NAME: "python3.12-npm" is DIR/python.wasm,
  * any other NAME is DIR/NAME/python.wasm, where DIR is the build tree's

@@ -14,8 +14,8 @@ static const char compile_usage[] =
     "\n"
     "Compile a WASI guest module ahead of time into a Vivarium artifact: strip its\n"
     "custom sections, meter it for fuel, translate it with wasm2c and compile it with\n"
-    "cc -O1 into a shared object. The result is cached by the hash of every input, so\n"
-    "a second compile of the same module is instant.\n"
+    "cc -O1 (or -O2) into a shared object. The result is cached by the hash of every\n"
+    "input, so a second compile of the same module is instant.\n"
     "\n"
     "Options:\n"
     "  -o, --output PATH   also copy the artifact to PATH (e.g. IN.so beside IN.wasm,\n"
@@ -23,6 +23,9 @@ static const char compile_usage[] =
     "      --cache-dir DIR artifact cache (default $VIVARIUM_CACHE_DIR, else\n"
     "                      $XDG_CACHE_HOME/vivarium, else ~/.cache/vivarium)\n"
     "      --cc PROGRAM    C compiler (default cc)\n"
+    "      --opt-level N   the C compiler's optimisation level, 1 (default) or 2\n"
+    "                      (our CPython 3.11 guest is compiled at 2: its compute loop\n"
+    "                      runs ~9% faster for ~50% more compile time)\n"
     "  -q, --quiet         no progress output\n"
     "  -h, --help          show this help\n"
     "\n"
@@ -55,9 +58,13 @@ static void show_progress(void *user, const char *step, unsigned no, unsigned st
 int viv_cli_compile(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"cache-dir", required_argument, NULL, 'C'},
-        {"cc", required_argument, NULL, 'K'},     {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'},
+        {"cache-dir", required_argument, NULL, 'C'},
+        {"cc", required_argument, NULL, 'K'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"opt-level", required_argument, NULL, 'O'},
+        {NULL, 0, NULL, 0},
     };
     viv_compile_options co = {0};
     progress_state ps = {.tty = isatty(STDERR_FILENO) == 1, .last_print = -1.0};
@@ -77,6 +84,13 @@ int viv_cli_compile(int argc, char **argv)
             break;
         case 'q':
             quiet = true;
+            break;
+        case 'O':
+            if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0) {
+                fprintf(stderr, "vivarium compile: --opt-level must be 1 or 2, not '%s'\n", optarg);
+                return VIV_EXIT_USAGE;
+            }
+            co.opt_level = optarg[0] == '1' ? "-O1" : "-O2";
             break;
         case 'h':
             fputs(compile_usage, stdout);

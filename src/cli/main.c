@@ -19,7 +19,7 @@ static const char main_usage[] =
     "  compile   compile a guest .wasm ahead of time (vivarium compile --help)\n"
     "  serve     keep warm interpreters behind a Unix socket (vivarium serve --help)\n"
     "  mcp       serve the sandbox to AI agents over MCP (vivarium mcp --help)\n"
-    "  version   print version information\n"
+    "  version   print the version, and each guest's version, hashes and state\n"
     "  help      show this help\n"
     "\n"
     "Documentation: docs/ in the source tree, and man vivarium.\n";
@@ -50,8 +50,7 @@ int main(int argc, char **argv)
         return viv_cli_compile(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("vivarium %s\n", VIV_VERSION);
-        return 0;
+        return viv_cli_version();
     }
     if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
         fputs(main_usage, stdout);

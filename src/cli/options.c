@@ -44,8 +44,9 @@ const char viv_cli_policy_help[] =
     "                         by default the guest's stdin is empty\n"
     "\n"
     "Other:\n"
-    "      --guest NAME       guest to run: python3.12-npm (the default) or python3.11\n"
-    "                         (ours, when built); $VIVARIUM_GUEST sets the default\n"
+    "      --guest NAME       guest to run: python3.11 (the default: CPython 3.11 built\n"
+    "                         by us) or python3.12-npm (CPython 3.12.0 from npm, the\n"
+    "                         reference-compatible one); $VIVARIUM_GUEST sets the default\n"
     "      --wasm PATH        guest module to run, by path\n"
     "      --json             print one JSON object instead of plain output\n"
     "  -h, --help             show this help\n";
@@ -197,9 +198,9 @@ static int select_guest(const char *cmd, viv_cli_common *c)
     c->wasm = viv_cli_guest_path(name, c->guestbuf, sizeof c->guestbuf);
     if (c->wasm == NULL) {
         fprintf(stderr,
-                "vivarium %s: no guest named '%s' here (guests: python3.12-npm, python3.11; "
-                "python3.11 is built by `tools/bootstrap guest`)\n",
-                cmd, name);
+                "vivarium %s: no guest named '%s' here (guests: %s, the default, and %s; "
+                "`tools/bootstrap` builds both)\n",
+                cmd, name, VIV_CLI_DEFAULT_GUEST, VIV_CLI_NPM_GUEST);
         return VIV_EXIT_NO_GUEST;
     }
     return -1;

@@ -61,7 +61,8 @@ static const char serve_usage[] =
     "                           goes on from its saved state (default 600)\n"
     "      --policy FILE        the policy whose interpreter is warmed up at start\n"
     "                           (requests still run under their own policies)\n"
-    "      --wasm PATH          the guest warmed up at start (default: the bundled one)\n"
+    "      --wasm PATH          the guest warmed up at start, and of requests that name\n"
+    "                           none (default: the default guest, python3.11)\n"
     "      --grace SECONDS      on SIGTERM/SIGINT, how long running executions may\n"
     "                           finish before they are cancelled (default 5)\n"
     "      --log TARGET         events as JSON lines: '-', 'syslog' or a file\n"
@@ -434,7 +435,7 @@ static viv_sandbox *prewarm(server *srv, const serve_args *a)
         st = viv_policy_load_toml(policy, a->policy, &err);
     }
     if (st == VIV_OK) {
-        st = viv_sandbox_create(policy, a->wasm ? a->wasm : viv_cli_default_guest(), &sb, &err);
+        st = viv_sandbox_create(policy, srv->wasm, &sb, &err);
     }
     viv_policy_free(policy);
     if (st != VIV_OK) {
@@ -463,7 +464,11 @@ int viv_cli_serve(int argc, char **argv)
         free(a.preimports);
         return rc;
     }
-    server srv = {.path = a.socket, .listen_fd = -1, .uid = geteuid(), .stop_pipe = {-1, -1}};
+    server srv = {.path = a.socket,
+                  .listen_fd = -1,
+                  .uid = geteuid(),
+                  .stop_pipe = {-1, -1},
+                  .wasm = a.wasm ? a.wasm : viv_cli_default_guest()};
     if (pthread_mutex_init(&srv.lock, NULL) != 0) {
         free(a.preimports);
         return VIV_EXIT_USAGE;

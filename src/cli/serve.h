@@ -30,6 +30,9 @@ typedef struct server {
     ino_t sock_ino;
     uid_t uid;
     viv_warm_pool *pool;
+    /* The guest of requests that name none: --wasm, else the default guest
+     * as the CLI finds it (NULL: the library's installed default). */
+    const char *wasm;
     viv_cli_eventlog *log;
     pthread_mutex_t lock;
     conn *conns; /* under lock */

@@ -228,7 +228,7 @@ bool viv_serve_run_request(conn *c, request *rq)
         st = viv_session_store_open(sessions_dir ? sessions_dir : root, &store, &err);
     }
     if (st == VIV_OK) {
-        st = viv_sandbox_create(policy, wasm, &sb, &err);
+        st = viv_sandbox_create(policy, wasm ? wasm : srv->wasm, &sb, &err);
     }
     exec_ctx x = {.c = c, .stream = stream, .events = events, .wake = {-1, -1}};
     if (st == VIV_OK && (st = viv_logger_new(&logger, &err)) == VIV_OK) {

@@ -75,22 +75,10 @@ bool viv_cli_parse_size(const char *s, int64_t *out)
 
 const char *viv_cli_default_guest(void)
 {
+    /* Our own guest by its name: the build tree's guest/python3.11/, else
+     * the installed one, which is also the library's own default. */
     static char path[PATH_MAX + 32];
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n <= 0) {
-        return NULL;
-    }
-    exe[n] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash == NULL) {
-        return NULL;
-    }
-    *slash = '\0';
-    /* A build tree keeps the guest in build/guest/; an install keeps it in
-     * PREFIX/lib/vivarium/, which the library knows by itself. */
-    snprintf(path, sizeof path, "%s/guest/python.wasm", exe);
-    return access(path, F_OK) == 0 ? path : NULL;
+    return viv_cli_guest_path(VIV_CLI_DEFAULT_GUEST, path, sizeof path);
 }
 
 const char *viv_cli_guest_path(const char *name, char *buf, size_t len)
@@ -109,7 +97,7 @@ const char *viv_cli_guest_path(const char *name, char *buf, size_t len)
         exe[r] = '\0';
         slash = strrchr(exe, '/');
     }
-    const char *npm = "python3.12-npm";
+    const char *npm = VIV_CLI_NPM_GUEST;
     for (int i = 0; i < 2; i++) {
         char dir[PATH_MAX];
         if (i == 0) {

@@ -70,13 +70,13 @@ bool mcp_message_is_initialize(json_t *msg)
 /* ---- lifecycle ----------------------------------------------------------------- */
 
 static const char instructions[] =
-    "Vivarium runs Python 3.12 in a WebAssembly sandbox with hard limits on instructions "
-    "(fuel), memory, wall-clock time and output. Use execute_code to run code; create a "
-    "session first (create_session) when files or state must persist between runs: each "
-    "session has a workspace mounted read-write at /app. Without a session every run starts "
-    "from an empty /app that is deleted afterwards. Only files persist between runs, not "
-    "Python variables. There is no network access and no package installation; the standard "
-    "library is available.";
+    "Vivarium runs Python (CPython; list_runtimes gives its version) in a WebAssembly sandbox "
+    "with hard limits on instructions (fuel), memory, wall-clock time and output. Use "
+    "execute_code to run code; create a session first (create_session) when files or state "
+    "must persist between runs: each session has a workspace mounted read-write at /app. "
+    "Without a session every run starts from an empty /app that is deleted afterwards. Only "
+    "files persist between runs, not Python variables. There is no network access and no "
+    "package installation; the standard library is available.";
 
 static json_t *do_initialize(mcp_server *s, mcp_client *c, json_t *params, int *code, char *msg,
                              size_t msglen)

@@ -19,6 +19,7 @@ void viv_guest_desc_free(viv_guest_desc *d)
     }
     free(d->name);
     free(d->version);
+    free(d->stdlib_sha256);
     for (size_t i = 0; i < d->nmounts; i++) {
         free(d->mounts[i].host);
         free(d->mounts[i].guest);
@@ -135,6 +136,19 @@ static viv_status parse_line(viv_guest_desc *d, char *line, const char *dir, con
         free(*slot);
         *slot = strdup(rest);
         return *slot ? VIV_OK : viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
+    }
+    if (strcmp(key, "stdlib-sha256") == 0) {
+        char *hex = next_word(&rest);
+        if (hex == NULL || next_word(&rest) != NULL || strlen(hex) != 64 ||
+            strspn(hex, "0123456789abcdef") != 64) {
+            return viv_error_set(err, VIV_EINVAL, key, path,
+                                 "%s:%d: expected 'stdlib-sha256' and 64 lowercase hex digits",
+                                 path, lineno);
+        }
+        free(d->stdlib_sha256);
+        d->stdlib_sha256 = strdup(hex);
+        return d->stdlib_sha256 ? VIV_OK
+                                : viv_error_set(err, VIV_ENOMEM, NULL, NULL, "out of memory");
     }
     if (strcmp(key, "ro-mount") == 0) {
         char *host = next_word(&rest);

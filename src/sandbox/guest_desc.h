@@ -9,6 +9,8 @@
  * Format, one directive a line, '#' starts a comment:
  *   name NAME                     a label for --version and events
  *   version TEXT                  free text (rest of the line)
+ *   stdlib-sha256 HEX             sha256 of the guest's stdlib manifest (the
+ *                                 build's list of every file and its sha256)
  *   ro-mount HOST_DIR GUEST_PATH  HOST_DIR relative to the descriptor's
  *                                 directory (or absolute); GUEST_PATH absolute
  * Unknown directives are refused: a descriptor the code does not fully
@@ -32,6 +34,7 @@ typedef struct viv_guest_mount {
 typedef struct viv_guest_desc {
     char *name;
     char *version;
+    char *stdlib_sha256; /* 64 lowercase hex digits, or NULL */
     viv_guest_mount mounts[VIV_GUEST_MAX_MOUNTS];
     size_t nmounts;
 } viv_guest_desc;

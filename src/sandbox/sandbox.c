@@ -18,8 +18,10 @@
 #include "warm.h"
 
 #ifndef VIV_DEFAULT_GUEST
-#define VIV_DEFAULT_GUEST "/usr/local/lib/vivarium/python.wasm"
+#define VIV_DEFAULT_GUEST "/usr/local/lib/vivarium/python3.11/python.wasm"
 #endif
+
+const char *viv_sandbox_default_guest(void) { return VIV_DEFAULT_GUEST; }
 
 /* Programs larger than this are refused before anything is written. */
 #define VIV_MAX_CODE_BYTES ((size_t)16 << 20)
@@ -89,7 +91,7 @@ viv_status viv_sandbox_create(const viv_policy *policy, const char *wasm_path, v
     if (st != VIV_OK) {
         return st;
     }
-    const char *wasm = wasm_path ? wasm_path : VIV_DEFAULT_GUEST;
+    const char *wasm = wasm_path ? wasm_path : viv_sandbox_default_guest();
     struct stat sbuf;
     if (stat(wasm, &sbuf) != 0) {
         return viv_error_set(err, VIV_ENOENT, NULL, wasm, "guest module %s: %s", wasm,

@@ -78,6 +78,9 @@ struct viv_result {
     json_t *meta_extra;      /* batteries, fuel, hint: merged into metadata; owned */
 };
 
+/* The installed default guest's module (PREFIX/lib/vivarium/python3.11). */
+const char *viv_sandbox_default_guest(void);
+
 /* Swap in an unmetered artifact and lift fuel enforcement. For the
  * metering-overhead benchmark only; not part of the public API. */
 viv_status viv_sandbox_use_unmetered(viv_sandbox *sb, const char *artifact_path, viv_error *err);

@@ -5,10 +5,11 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   test, run, assert, eq, sleep, textJson, httpServer, httpClient, runVivarium, EXPECTED_TOOLS,
+  spinPolicy,
 } from './lib.mjs';
 
 // Rate limiting has its own test and server; here it would only slow the flood tests.
-const srv = await httpServer(['--max-request-bytes', '64K', '--rate-limit', '0']);
+const srv = await httpServer(['--max-request-bytes', '64K', '--rate-limit', '0', ...spinPolicy()]);
 const auth = { Authorization: `Bearer ${srv.token}` };
 const json = { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' };
 const initBody = JSON.stringify({

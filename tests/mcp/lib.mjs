@@ -65,6 +65,16 @@ export function tempDir(prefix) {
   return d;
 }
 
+// Server options with room for a `while True: pass` to still be running when a
+// test cancels it: our guest spends the default 5e9 instructions of fuel in
+// about 0.4 s; with 1e12 (about 80 s of spinning) the 30 s deadline comes first.
+export const SPIN_FUEL = 1000000000000;
+export function spinPolicy() {
+  const pol = join(tempDir('viv-mcp-spin-'), 'policy.toml');
+  writeFileSync(pol, `fuel_budget = ${SPIN_FUEL}\n`);
+  return ['--policy', pol];
+}
+
 // The text block must carry the same result as structuredContent.
 export function textJson(result) {
   const block = result.content.find((c) => c.type === 'text');

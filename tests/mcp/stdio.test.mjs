@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import {
   test, run, assert, eq, sleep, tempDir, textJson, stdioClient, rawStdio, runVivarium,
-  EXPECTED_TOOLS,
+  EXPECTED_TOOLS, SPIN_FUEL, spinPolicy,
 } from './lib.mjs';
 
-const { client, stderr } = await stdioClient(['--max-code-bytes', '64K']);
+const { client, stderr } = await stdioClient(['--max-code-bytes', '64K', ...spinPolicy()]);
 const call = (name, args = {}, opts) => client.callTool({ name, arguments: args }, undefined, opts);
 
 test('initialize negotiates the protocol and names the server', async () => {
@@ -56,7 +56,7 @@ test('a caller may lower fuel but not raise it', async () => {
   const r = await call('execute_code', { code: 'while True: pass', fuel_budget: 2000000 });
   eq(r.structuredContent.trap_reason, 'out_of_fuel', 'trap_reason');
   eq(r.structuredContent.fuel_budget, 2000000, 'fuel_budget');
-  const up = await call('execute_code', { code: 'print(1)', fuel_budget: 6e9 });
+  const up = await call('execute_code', { code: 'print(1)', fuel_budget: SPIN_FUEL + 1 });
   eq(up.isError, true, 'raising fuel is refused');
   assert(/above this server's limit/.test(up.content[0].text), up.content[0].text);
 });
@@ -237,12 +237,12 @@ test('code over the size cap is refused with the limit', async () => {
   assert(/accepts at most 65536 bytes/.test(r.content[0].text), r.content[0].text);
 });
 
-test('list_runtimes names Python 3.12 and the limits', async () => {
+test('list_runtimes names the default guest, Python 3.11, and the limits', async () => {
   const r = await call('list_runtimes');
   const rt = r.structuredContent.runtimes[0];
   eq(rt.name, 'python', 'name');
-  assert(rt.version.startsWith('3.12'), `version ${rt.version}`);
-  eq(rt.limits.fuel_budget, 10000000000, 'fuel limit');
+  assert(rt.version.startsWith('3.11.'), `version ${rt.version}`);
+  eq(rt.limits.fuel_budget, SPIN_FUEL, 'fuel limit (the server policy)');
 });
 
 test('get_metrics counts executions, errors, percentiles and fuel', async () => {
@@ -286,7 +286,8 @@ test('the guest\'s output goes into results; the server\'s diagnostics to stderr
 // ---- a second server with small caps ------------------------------------------------
 
 test('caps: sessions and concurrent executions, each with a clear error', async () => {
-  const { client: c2 } = await stdioClient(['--max-sessions', '2', '--max-concurrent', '1']);
+  const { client: c2 } = await stdioClient(['--max-sessions', '2', '--max-concurrent', '1',
+    ...spinPolicy()]);
   const call2 = (name, args = {}) => c2.callTool({ name, arguments: args });
   eq((await call2('create_session', { session_id: 'a' })).isError, false, 'first');
   eq((await call2('create_session', { session_id: 'b' })).isError, false, 'second');

@@ -239,8 +239,10 @@ static void test_warm_fuel_counts_only_the_execution(void **state)
     viv_result *c = exec_on(pr.cold, "print(1)", NULL);
     viv_result *w = exec_on(pr.warm, "print(1)", NULL);
     assert_true(viv_result_warm(w));
-    /* Cold pays CPython's start-up (hundreds of millions); warm does not. */
-    assert_true(viv_result_fuel_consumed(c) > 100000000);
+    /* Cold pays CPython's start-up (tens of millions with our guest, hundreds
+     * with the npm one); warm does not. */
+    assert_true(viv_result_fuel_consumed(c) > 20000000);
+    assert_true(viv_result_fuel_consumed(c) > 10 * viv_result_fuel_consumed(w));
     assert_true(viv_result_fuel_consumed(w) < 20000000);
     assert_true(viv_result_fuel_consumed(w) > 0);
     viv_result *w2 = exec_on(pr.warm, "print(1)", NULL);

@@ -68,6 +68,7 @@ static void test_no_descriptor_is_empty(void **state)
     assert_int_equal(viv_guest_desc_load(f->wasm, &d, &err), VIV_OK);
     assert_int_equal(d.nmounts, 0);
     assert_null(d.name);
+    assert_null(d.stdlib_sha256);
     /* A module not named *.wasm has no descriptor either. */
     assert_int_equal(viv_guest_desc_load(f->dir, &d, &err), VIV_OK);
     assert_int_equal(d.nmounts, 0);
@@ -81,6 +82,7 @@ static void test_mounts_resolved(void **state)
              "# our guest\n"
              "name python3.11\n"
              "version 3.11.2 (Debian 3.11.2-6+deb12u8)\n"
+             "stdlib-sha256 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
              "\n"
              "ro-mount lib/py /usr/local/lib/python3.11\n"
              "  ro-mount\t%s/lib   /opt/lib  \n",
@@ -91,6 +93,8 @@ static void test_mounts_resolved(void **state)
     assert_int_equal(viv_guest_desc_load(f->wasm, &d, &err), VIV_OK);
     assert_string_equal(d.name, "python3.11");
     assert_string_equal(d.version, "3.11.2 (Debian 3.11.2-6+deb12u8)");
+    assert_string_equal(d.stdlib_sha256,
+                        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
     assert_int_equal(d.nmounts, 2);
     char real[PATH_MAX], want[PATH_MAX + 16];
     assert_non_null(realpath(f->dir, real));
@@ -132,6 +136,14 @@ static void test_malformed_refused(void **state)
     expect_refused(f, "ro-mount lib /a//b\n", VIV_EINVAL, "ro-mount", "guest path");
     expect_refused(f, "ro-mount lib /a/\n", VIV_EINVAL, "ro-mount", "guest path");
     expect_refused(f, "ro-mount lib /a/./b\n", VIV_EINVAL, "ro-mount", "guest path");
+    expect_refused(f, "stdlib-sha256 abc\n", VIV_EINVAL, "stdlib-sha256", ":1: expected");
+    expect_refused(
+        f, "stdlib-sha256 00112233445566778899AABBCCDDEEFF00112233445566778899aabbccddeeff\n",
+        VIV_EINVAL, "stdlib-sha256", "lowercase hex");
+    expect_refused(f,
+                   "stdlib-sha256 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+                   " x\n",
+                   VIV_EINVAL, "stdlib-sha256", ":1: expected");
     expect_refused(f, "ro-mount nowhere /a\n", VIV_ENOENT, "ro-mount", "nowhere");
     expect_refused(f, "ro-mount python.guest /a\n", VIV_ENOENT, "ro-mount", "not a directory");
     expect_refused(f,
