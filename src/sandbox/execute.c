@@ -295,9 +295,8 @@ viv_status viv_sandbox_run_child(viv_sandbox *sb, const char *program_dir, const
     }
 
     viv_exec_spec spec;
-    viv_status st =
-        viv_exec_spec_build(&spec, sb, program_dir, program_name, workspace, opts, state_format,
-                            0, err);
+    viv_status st = viv_exec_spec_build(&spec, sb, program_dir, program_name, workspace, opts,
+                                        state_format, 0, err);
     if (st == VIV_OK && live && sb->warm != NULL && res->session_id != NULL) {
         spec.live = true;
         spec.session_id = res->session_id;

@@ -905,8 +905,8 @@ int viv_warm_start(viv_warm_pool *pool, const viv_sandbox *sb, const viv_exec_sp
     if (live_key != NULL && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, live_sv) != 0) {
         live_sv[0] = live_sv[1] = -1;
     }
-    int fds[VIV_ZYGOTE_REQUEST_FDS + 1] = {spec_fd, out_fd, err_fd, report_fd, status[1],
-                                           live_sv[1]};
+    int fds[VIV_ZYGOTE_REQUEST_FDS + 1] = {spec_fd,   out_fd,    err_fd,
+                                           report_fd, status[1], live_sv[1]};
     int rc = 0, error = 0;
     pthread_mutex_lock(&z->io);
     if (z->dead || send_request(z, fds, live_sv[1] >= 0) != 0) {

@@ -581,13 +581,12 @@ void viv_zygote_main(const viv_zygote_boot *boot)
     viv_zygote_boot local = *boot;
     local.control_fd = ctl;
     local.log_fd = log;
-    zygote_state z = {
-        .boot = &local,
-        .sigchld_fd = -1,
-        .spare_pid = -1,
-        .spare_sock = -1,
-        .pagemap_fd = -1,
-        .live_ctl = -1};
+    zygote_state z = {.boot = &local,
+                      .sigchld_fd = -1,
+                      .spare_pid = -1,
+                      .spare_sock = -1,
+                      .pagemap_fd = -1,
+                      .live_ctl = -1};
     viv_wasi_config cfg;
     viv_child_wasi_config(boot->startup, -1, log, NULL, &cfg);
     cfg.stdin_data = NULL;

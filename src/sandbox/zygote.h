@@ -47,5 +47,4 @@ typedef struct viv_zygote_boot {
 /* Runs in a process freshly forked from the library; never returns. */
 __attribute__((noreturn)) void viv_zygote_main(const viv_zygote_boot *boot);
 
-
 #endif /* VIV_SANDBOX_ZYGOTE_H */
