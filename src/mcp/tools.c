@@ -881,7 +881,7 @@ typedef struct tool_def {
 static const tool_def tools[] = {
     {"execute_code", "Run Python code",
      "{\"type\":\"object\",\"properties\":{"
-     "\"code\":{\"type\":\"string\",\"description\":\"Python 3.12 source, run as a script "
+     "\"code\":{\"type\":\"string\",\"description\":\"Python 3 source, run as a script "
      "(print what you want to see).\"},"
      "\"session_id\":{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_-]{1,64}$\","
      "\"description\":\"Run in this session's workspace (/app). Omit for a one-off run in an "
@@ -1006,7 +1006,7 @@ static void describe(const mcp_server *s, const char *name, char *buf, size_t le
     if (strcmp(name, "execute_code") == 0) {
         snprintf(
             buf, len,
-            "Run Python 3.12 code in an isolated WebAssembly sandbox and return what it printed. "
+            "Run Python 3 code in an isolated WebAssembly sandbox and return what it printed. "
             "The code runs as a script: print() what you need to see; the value of the last "
             "expression is not shown. Limits for each run: %lld instructions of fuel, %lld "
             "bytes of memory, wall-clock timeout %s, stdout %lld bytes and stderr %lld bytes "
@@ -1090,7 +1090,8 @@ static void describe(const mcp_server *s, const char *name, char *buf, size_t le
                  "active sessions and running executions.");
     } else {
         snprintf(buf, len,
-                 "List the language runtimes this server runs (Python 3.12 on WASI) with the "
+                 "List the language runtimes this server runs (CPython on WASI, with its exact "
+                 "version) with the "
                  "limits every run gets.");
     }
 }
