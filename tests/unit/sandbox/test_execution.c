@@ -43,11 +43,13 @@ struct trigger_later {
     viv_cancel *token;
     unsigned delay_ms;
     volatile int started;
+    volatile int running;
 };
 
 static void *trigger_after_delay(void *arg)
 {
     struct trigger_later *t = arg;
+    __atomic_store_n(&t->running, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 6000 && !__atomic_load_n(&t->started, __ATOMIC_ACQUIRE); i++) {
         usleep(10 * 1000);
     }
@@ -72,9 +74,16 @@ static void test_cancel_stops_a_busy_loop(void **state)
     viv_cancel *token = NULL;
     assert_int_equal(viv_cancel_create(&token, &err), VIV_OK);
     assert_false(viv_cancel_triggered(token));
-    struct trigger_later t = {token, 200, 0};
+    struct trigger_later t = {token, 200, 0, 0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, trigger_after_delay, &t), 0);
+    /* Fork only once the thread has started: a thread still setting
+     * itself up may hold the sanitizer allocator's lock, which a child
+     * forked at that moment inherits locked (gcc's libasan does not take
+     * it around fork). glibc's malloc, in production builds, does. */
+    while (!__atomic_load_n(&t.running, __ATOMIC_ACQUIRE)) {
+        usleep(1000);
+    }
     static const char code[] = "print('started', flush=True)\nwhile True: pass\n";
     viv_exec_options eo = {.cancel = token, .on_output = note_output, .user = &t};
     viv_result *r = NULL;
