@@ -91,14 +91,22 @@ static void test_runtime_crash_is_a_host_error(void **state)
 typedef struct slow_run {
     viv_sandbox *sb;
     viv_result *result;
+    volatile int guest_up;
 } slow_run;
+
+static void note_up(void *user, int stream, const char *bytes, size_t len)
+{
+    (void)stream, (void)bytes, (void)len;
+    __atomic_store_n(&((slow_run *)user)->guest_up, 1, __ATOMIC_RELEASE);
+}
 
 static void *run_slowly(void *arg)
 {
     slow_run *s = arg;
     viv_error err = {0};
-    static const char code[] = "import time\ntime.sleep(2)\nprint('done')";
-    viv_sandbox_execute(s->sb, code, sizeof code - 1, NULL, &s->result, &err);
+    static const char code[] = "import time\nprint('up', flush=True)\ntime.sleep(2)\nprint('done')";
+    viv_exec_options eo = {.on_output = note_up, .user = s};
+    viv_sandbox_execute(s->sb, code, sizeof code - 1, &eo, &s->result, &err);
     return NULL;
 }
 
@@ -132,6 +140,12 @@ static void test_live_child_is_jailed(void **state)
     slow_run s = {.sb = make_sandbox()};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, run_slowly, &s), 0);
+    /* Nothing here allocates until the child is forked and its guest runs:
+     * a child forked while this thread holds the sanitizer allocator's
+     * lock inherits it locked (gcc's libasan does not take it around fork). */
+    for (int i = 0; i < 3000 && !__atomic_load_n(&s.guest_up, __ATOMIC_ACQUIRE); i++) {
+        usleep(10000);
+    }
     bool seccomp = false, nnp = false;
     /* Poll until the child is up and jailed (the jail comes before the
      * guest, and the guest then sleeps for 2 s). */
